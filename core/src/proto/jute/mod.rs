@@ -1,0 +1,1 @@
+//! The ZooKeeper client wire codec (being written; see issue "Foundation").

@@ -1,0 +1,1 @@
+//! The znode tree (being written; see issue "Foundation").

@@ -1,0 +1,1 @@
+//! Replicated transactions (being written; see issue "Foundation").

@@ -1,0 +1,13 @@
+//! `arbor-net`: the thin real runtime.
+//!
+//! This crate will map the `arbor_core` contract onto tokio: one task owns the `Replica`,
+//! peer connections and ZooKeeper client connections (jute frames from
+//! `arbor_core::proto::jute`) are tasks that decode frames into inputs, a storage task
+//! appends length + CRC32C framed WAL records and group-commits them with one `fdatasync`
+//! per batch before reporting `Persisted`, and snapshots are written without stalling the
+//! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
+//!
+//! Today it holds only the crate skeleton; it is filled by the "Real runtime" issue.
+
+/// The default ZooKeeper client port.
+pub const DEFAULT_CLIENT_PORT: u16 = 2181;
