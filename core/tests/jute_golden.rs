@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use arbor_core::proto::jute::{
     decode_connect_request, decode_connect_response, decode_reply, decode_request,
-    decode_response_body, encode_connect_request, encode_connect_response, encode_reply,
-    encode_request, next_frame, DecodeError, FrameError, MultiOp, MultiResult, Reply, Request,
-    RequestError, ResponseBody, DEFAULT_MAX_FRAME_LEN,
+    decode_response_body, encode_connect_request, encode_connect_response, encode_error_reply,
+    encode_reply, encode_request, next_frame, DecodeError, FrameError, MultiOp, MultiResult, Reply,
+    Request, RequestError, ResponseBody, DEFAULT_MAX_FRAME_LEN,
 };
 use arbor_core::types::{OpCode, SessionId, Zxid};
 use serde_json::Value;
@@ -503,4 +503,30 @@ fn special_replies() {
     assert!(matches!(null_data.body, Some(ResponseBody::GetData(d)) if d.data.is_none()));
     let legacy = decode_connect_response(ids["connect_new_no_readonly_byte_rep"].payload());
     assert_eq!(legacy.unwrap().read_only, None);
+}
+
+#[test]
+fn undecodable_requests_are_answered_as_zookeeper_did() {
+    let rows = rows();
+    let ids = by_id(&rows);
+    for (req_id, rep_id) in [
+        ("unknown_opcode_999_req", "unknown_opcode_999_rep"),
+        ("multi_with_read_op_req", "multi_with_read_op_rep"),
+        (
+            "multi_read_with_write_op_req",
+            "multi_read_with_write_op_rep",
+        ),
+    ] {
+        let err = decode_request(ids[req_id].payload()).unwrap_err();
+        let answer = err.reply().unwrap();
+        let rep = ids[rep_id];
+        let mut out = Vec::new();
+        encode_error_reply(&answer, Zxid(rep.int("zxid").unwrap()), &mut out);
+        assert_eq!(out, rep.bytes, "{rep_id}");
+        assert_eq!(
+            answer.close_after,
+            rep.note().contains("server closed"),
+            "{rep_id}"
+        );
+    }
 }

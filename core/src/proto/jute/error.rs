@@ -36,21 +36,11 @@ pub enum FrameError {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The input ends before the record does.
-    #[error("input ends at byte {at}, record needs {need} more")]
-    Truncated {
-        /// Offset where the missing field starts.
+    /// A `ustring` is not valid UTF-8.
+    #[error("string at byte {at} is not valid UTF-8")]
+    BadUtf8 {
+        /// Offset of the string's first byte (after its length).
         at: usize,
-        /// How many more bytes the field needs.
-        need: usize,
-    },
-    /// A buffer, string or vector length is negative and not the null marker `-1`.
-    #[error("length {len} at byte {at} is negative")]
-    NegativeLength {
-        /// Offset of the length field.
-        at: usize,
-        /// The length read.
-        len: i32,
     },
     /// A buffer, string or vector length cannot fit in the bytes that are left, so it is
     /// rejected before anything is allocated.
@@ -63,11 +53,21 @@ pub enum DecodeError {
         /// Bytes left after the length field.
         remaining: usize,
     },
-    /// A `ustring` is not valid UTF-8.
-    #[error("string at byte {at} is not valid UTF-8")]
-    BadUtf8 {
-        /// Offset of the string's first byte (after its length).
+    /// A buffer, string or vector length is negative and not the null marker `-1`.
+    #[error("length {len} at byte {at} is negative")]
+    NegativeLength {
+        /// Offset of the length field.
         at: usize,
+        /// The length read.
+        len: i32,
+    },
+    /// The input ends before the record does.
+    #[error("input ends at byte {at}, record needs {need} more")]
+    Truncated {
+        /// Offset where the missing field starts.
+        at: usize,
+        /// How many more bytes the field needs.
+        need: usize,
     },
     /// A multi response carries a result type ZooKeeper never sends.
     #[error("multi result at byte {at} has unknown type {op}")]
@@ -83,18 +83,6 @@ pub enum DecodeError {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// Not even the 8-byte RequestHeader could be read: nothing to answer, close.
-    #[error("request header: {0}")]
-    Header(DecodeError),
-    /// The op code is not one a client may send (unknown, 0, -1, -10). ZooKeeper answers
-    /// Unimplemented (-6) with the request's xid, then closes the connection.
-    #[error("unknown op code {op} (xid {xid})")]
-    UnknownOp {
-        /// The request's xid.
-        xid: i32,
-        /// The op code read.
-        op: i32,
-    },
     /// The header was fine but the body did not parse. ZooKeeper answers MarshallingError.
     #[error("body of op {op} (xid {xid}): {source}")]
     Body {
@@ -105,6 +93,9 @@ pub enum RequestError {
         /// What was wrong with the body.
         source: DecodeError,
     },
+    /// Not even the 8-byte RequestHeader could be read: nothing to answer, close.
+    #[error("request header: {0}")]
+    Header(DecodeError),
     /// A multi (14) or multiRead (22) contains a sub-op that is not allowed in it
     /// (ZooKeeper 3.8 answers MarshallingError; for multiRead with an empty multi body).
     #[error("op {sub_op} at position {index} is not allowed in multi op {op} (xid {xid})")]
@@ -117,6 +108,15 @@ pub enum RequestError {
         sub_op: i32,
         /// Its position among the sub-ops (0-based).
         index: usize,
+    },
+    /// The op code is not one a client may send (unknown, 0, -1, -10). ZooKeeper answers
+    /// Unimplemented (-6) with the request's xid, then closes the connection.
+    #[error("unknown op code {op} (xid {xid})")]
+    UnknownOp {
+        /// The request's xid.
+        xid: i32,
+        /// The op code read.
+        op: i32,
     },
 }
 
@@ -166,9 +166,6 @@ impl RequestError {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReplyError {
-    /// The 16-byte ReplyHeader could not be read.
-    #[error("reply header: {0}")]
-    Header(DecodeError),
     /// The header was fine but the body did not parse.
     #[error("body of reply to op {op} (xid {xid}): {source}")]
     Body {
@@ -179,6 +176,9 @@ pub enum ReplyError {
         /// What was wrong with the body.
         source: DecodeError,
     },
+    /// The 16-byte ReplyHeader could not be read.
+    #[error("reply header: {0}")]
+    Header(DecodeError),
 }
 
 /// Op code of multiRead, the one multi flavour whose marshalling failure carries a body.

@@ -52,10 +52,15 @@ pub use records::{
     PathWatchRequest, ReconfigRequest, Record, SaslToken, SetAclRequest, SetDataRequest,
     SetWatches, SetWatches2, WatcherEvent, WatchesRequest, WhoAmIResponse,
 };
+pub use records::{
+    CreateResponse, ErrorResponse, ExistsRequest, GetAclRequest, GetAllChildrenNumberResponse,
+    GetChildrenRequest, GetChildrenResponse, GetDataRequest, GetEphemeralsResponse, GetSaslRequest,
+    SetSaslResponse, SyncResponse,
+};
 pub use request::{decode_request, encode_request, Request, RequestHeader};
 pub use response::{
-    decode_reply, decode_response_body, encode_notification, encode_reply, Reply, ReplyHeader,
-    ResponseBody,
+    decode_reply, decode_response_body, encode_error_reply, encode_notification, encode_reply,
+    Reply, ReplyHeader, ResponseBody,
 };
 
 /// Special xids (reference §4); ordinary requests use positive xids.

@@ -16,7 +16,7 @@
 //! - Encoders write whole frames, length prefix included; they do not check the frame
 //!   limit (see `frame`).
 
-use crate::proto::jute::error::{DecodeError, ReplyError};
+use crate::proto::jute::error::{DecodeError, ErrorReply, ReplyError};
 use crate::proto::jute::frame::write_frame;
 use crate::proto::jute::multi::MultiResponse;
 use crate::proto::jute::records::{
@@ -70,13 +70,12 @@ impl Record for ReplyHeader {
     }
 }
 
-/// A reply body. Variants are body shapes; the comment says which ops use each.
+/// A reply body. Variants are body shapes, in order of the lowest op code using each;
+/// the comment says which ops use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResponseBody {
     /// create (1): `CreateResponse`, the created path.
     Create(PathResponse),
-    /// create2 (15), createContainer (19), createTTL (21): `Create2Response`.
-    Create2(Create2Response),
     /// exists (3), setData (5), setACL (7): a bare Stat.
     Stat(Stat),
     /// getData (4) and reconfig (16): `GetDataResponse`.
@@ -91,6 +90,8 @@ pub enum ResponseBody {
     GetChildren2(GetChildren2Response),
     /// multi (14) and multiRead (22): `MultiResponse`.
     Multi(MultiResponse),
+    /// create2 (15), createContainer (19), createTTL (21): `Create2Response`.
+    Create2(Create2Response),
     /// sasl (102): `SetSASLResponse`.
     Sasl(SaslToken),
     /// getEphemerals (103): `GetEphemeralsResponse`, a list of paths.
@@ -142,6 +143,18 @@ pub fn encode_reply(header: &ReplyHeader, body: Option<&ResponseBody>, out: &mut
             b.encode(w);
         }
     });
+}
+
+/// Server side: appends the reply ZooKeeper 3.8 sends for a request that failed to decode
+/// (from [`crate::proto::jute::RequestError::reply`]): the header, plus an empty
+/// `MultiResponse` when `reply.empty_multi_body` is set. `zxid` is the server's last
+/// applied zxid (3.8 sent -1 for an unknown op code).
+pub fn encode_error_reply(reply: &ErrorReply, zxid: Zxid, out: &mut Vec<u8>) {
+    let header = ReplyHeader::new(reply.xid, zxid, reply.err);
+    let body = reply
+        .empty_multi_body
+        .then(|| ResponseBody::Multi(MultiResponse::default()));
+    encode_reply(&header, body.as_ref(), out);
 }
 
 /// Server side: appends a complete watch notification frame (xid -1, err 0).

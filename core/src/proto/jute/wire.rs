@@ -11,7 +11,8 @@
 //!   [`DecodeError`] carrying the offset.
 //! - A length or count is checked against the bytes that are left *before* anything is
 //!   allocated: a count `C` of elements of at least `m` bytes each needs `C * m` bytes left.
-//!   Allocation is therefore bounded by the input size, never by a number read from it.
+//!   Up-front reservations never exceed the input's size in bytes; what is allocated
+//!   afterwards is proportional to data actually present, never to a number read from it.
 //! - Lengths below `-1` are errors ([`DecodeError::NegativeLength`]).
 //! - Booleans: any non-zero byte reads as `true` (the Java reader does the same); the writer
 //!   emits 0 or 1, so a record read from a byte like `0x05` re-encodes as `0x01`.
@@ -158,7 +159,10 @@ impl<'a> Reader<'a> {
         let Some(n) = self.length(min_elem_len.max(1))? else {
             return Ok(None);
         };
-        let mut out = Vec::with_capacity(n);
+        // `n` elements fit in the input, but an element may take more memory than its
+        // encoding; reserve no more than the input's size in bytes, then let it grow.
+        let cap = n.min(self.remaining() / std::mem::size_of::<T>().max(1));
+        let mut out = Vec::with_capacity(cap);
         for _ in 0..n {
             out.push(elem(self)?);
         }
