@@ -52,7 +52,11 @@ fn violations(root: &Path) -> Vec<String> {
     files.sort();
     let mut found = Vec::new();
     for file in files {
-        let rel = file.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+        let rel = file
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
         let text = fs::read_to_string(&file).expect("source is UTF-8");
         let mut in_tests = false;
         for (n, line) in text.lines().enumerate() {
@@ -71,7 +75,11 @@ fn violations(root: &Path) -> Vec<String> {
                 let allowed_file = ALLOWED_FILES.iter().any(|(f, b)| *f == rel && b == name);
                 let allowed_line = line.contains(&format!("// tidy: allow({name})"));
                 if !allowed_file && !allowed_line {
-                    found.push(format!("core/src/{rel}:{}: `{name}`: {}", n + 1, line.trim()));
+                    found.push(format!(
+                        "core/src/{rel}:{}: `{name}`: {}",
+                        n + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
@@ -83,17 +91,33 @@ fn violations(root: &Path) -> Vec<String> {
 fn core_uses_no_banned_api() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = violations(&root);
-    assert!(found.is_empty(), "banned APIs in core (STYLE.md §6):\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "banned APIs in core (STYLE.md §6):\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn tidy_catches_a_banned_name() {
     let dir = std::env::temp_dir().join(format!("arbor-tidy-{}", std::process::id()));
     fs::create_dir_all(&dir).expect("temp dir");
-    fs::write(dir.join("bad.rs"), "fn f() { let t = std::time::Instant::now(); }\n").expect("write");
-    fs::write(dir.join("ok.rs"), "// std::time in a comment is fine\nfn g() {}\n").expect("write");
+    fs::write(
+        dir.join("bad.rs"),
+        "fn f() { let t = std::time::Instant::now(); }\n",
+    )
+    .expect("write");
+    fs::write(
+        dir.join("ok.rs"),
+        "// std::time in a comment is fine\nfn g() {}\n",
+    )
+    .expect("write");
     let found = violations(&dir);
     fs::remove_dir_all(&dir).expect("cleanup");
-    assert_eq!(found.len(), 2, "both `std::time` and `Instant` flagged: {found:?}");
+    assert_eq!(
+        found.len(),
+        2,
+        "both `std::time` and `Instant` flagged: {found:?}"
+    );
     assert!(found.iter().all(|v| v.contains("bad.rs:1")));
 }
