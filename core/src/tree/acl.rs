@@ -456,8 +456,8 @@ mod tests {
         assert!(!ip_matches("11.1.2.3", "10.0.0.0/8"));
         assert!(ip_matches("10.1.2.3", "10.1.2.3"));
         assert!(!ip_matches("10.1.2.4", "10.1.2.3"));
-        assert!(ip_matches("10.1.2.4", "10.1.2.0/30"));
-        assert!(!ip_matches("10.1.2.4", "10.1.2.0/31"));
+        assert!(ip_matches("10.1.2.4", "10.1.2.0/29"));
+        assert!(!ip_matches("10.1.2.4", "10.1.2.0/30"));
         assert!(ip_matches("2001:db8::5", "2001:db8::/32"));
         assert!(!ip_matches("2001:db9::5", "2001:db8::/32"));
         assert!(!ip_matches("10.0.0.1", "::/0"));
