@@ -1,1 +1,383 @@
-//! Replicated transactions (being written; see issue "Foundation").
+//! Replicated transactions and their pure `apply`.
+//!
+//! Role: a [`Txn`] is what the leader proposes and every replica logs and applies. It is
+//! produced by [`crate::tree::prep`] with every decision already made — final paths,
+//! versions, the parent's child counter, ctime / mtime, zxid, session ids — so that
+//! [`apply`] is a pure function of (tree, txn) and all replicas end identical.
+//!
+//! Inputs: txns (from prep on the leader, from the log or a peer elsewhere). Outputs: an
+//! [`ApplyOutcome`] — the per-op results for the reply, and the watch triggers
+//! (path, event type) in the order ZooKeeper fires them, for the watch manager.
+//!
+//! Invariants:
+//! - zxids applied to one tree strictly increase;
+//! - apply never fails for a txn prepped against the same state (it asserts the
+//!   preconditions prep checked);
+//! - an error txn, and a multi containing an error, change nothing;
+//! - `Txn::from_bytes(&t.to_bytes()) == Ok(t)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::tree::{parent_for_events, DataTree, NodeKind};
+use crate::types::{Acl, ErrorCode, EventType, SessionId, Stat, WallMillis, Zxid};
+
+/// The envelope of every txn (`TxnHeader`): who, which request, which zxid, when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnHeader {
+    /// The session that issued the request (or whose expiry this is).
+    pub session: SessionId,
+    /// The client's request id.
+    pub cxid: i32,
+    /// The txn's zxid.
+    pub zxid: Zxid,
+    /// Leader wall-clock ms when the txn was prepared.
+    pub time: WallMillis,
+}
+
+/// A replicated transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Txn {
+    /// Envelope.
+    pub header: TxnHeader,
+    /// What to do.
+    pub body: TxnBody,
+}
+
+/// A fully decided node creation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTxn {
+    /// Final path (sequential suffix applied).
+    pub path: String,
+    /// Data; `None` is null data.
+    pub data: Option<Vec<u8>>,
+    /// Final ACL (validated, `auth` expanded).
+    pub acl: Vec<Acl>,
+    /// Kind (ephemeral owner, container, TTL).
+    pub kind: NodeKind,
+    /// The parent's child-creation counter after this create.
+    pub parent_cversion: i32,
+}
+
+/// The operation a txn performs. Alphabetical.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnBody {
+    /// A passed version check (inside a multi); changes nothing.
+    Check {
+        /// Path checked.
+        path: String,
+        /// Version requested.
+        version: i32,
+    },
+    /// Session close or expiry: deletes the listed ephemerals (computed at prep, as 3.8's
+    /// `CloseSessionTxn`) and any others the session still owns.
+    CloseSession {
+        /// The session.
+        session: SessionId,
+        /// Its ephemerals as prep saw them, sorted.
+        ephemerals: Vec<String>,
+    },
+    /// Node creation.
+    Create(CreateTxn),
+    /// Session creation.
+    CreateSession {
+        /// The session.
+        session: SessionId,
+        /// Negotiated timeout (ms).
+        timeout_ms: i32,
+    },
+    /// Node deletion.
+    Delete {
+        /// Path.
+        path: String,
+    },
+    /// Leader-issued deletion of a due container / TTL node.
+    DeleteExpired {
+        /// Path.
+        path: String,
+    },
+    /// A failed write (or a slot of a failed multi); changes nothing.
+    Error {
+        /// The error code the client gets.
+        err: ErrorCode,
+    },
+    /// All-or-nothing group sharing the header's zxid and time.
+    Multi(Vec<TxnBody>),
+    /// ACL replacement.
+    SetAcl {
+        /// Path.
+        path: String,
+        /// New ACL.
+        acl: Vec<Acl>,
+        /// New aversion.
+        aversion: i32,
+    },
+    /// Data replacement.
+    SetData {
+        /// Path.
+        path: String,
+        /// New data.
+        data: Option<Vec<u8>>,
+        /// New version.
+        version: i32,
+    },
+}
+
+/// The result of one applied op, for the reply. Alphabetical.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpResult {
+    /// Check passed.
+    Check,
+    /// Session closed; these ephemerals were deleted, in order.
+    CloseSession {
+        /// Deleted paths.
+        deleted: Vec<String>,
+    },
+    /// Node created.
+    Create {
+        /// Final path.
+        path: String,
+        /// Its stat.
+        stat: Stat,
+    },
+    /// Session created.
+    CreateSession,
+    /// Node deleted (also for expiry deletes).
+    Delete,
+    /// The op failed with this code (inside a failed multi: Ok before the failing op,
+    /// RuntimeInconsistency after it).
+    Error(ErrorCode),
+    /// Results of a multi's ops.
+    Multi(Vec<OpResult>),
+    /// ACL set; the node's new stat.
+    SetAcl {
+        /// Stat.
+        stat: Stat,
+    },
+    /// Data set; the node's new stat.
+    SetData {
+        /// Stat.
+        stat: Stat,
+    },
+}
+
+/// A watch trigger: an event of `event` type on `path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchTrigger {
+    /// The path the event is about.
+    pub path: String,
+    /// NodeCreated, NodeDeleted, NodeDataChanged or NodeChildrenChanged.
+    pub event: EventType,
+}
+
+/// What applying a txn did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// The txn's zxid.
+    pub zxid: Zxid,
+    /// Result for the reply.
+    pub result: OpResult,
+    /// Watch triggers in firing order (for a create: NodeCreated on the path, then
+    /// NodeChildrenChanged on the parent; for a delete: NodeDeleted, then the parent's
+    /// NodeChildrenChanged; for setData: NodeDataChanged).
+    pub triggers: Vec<WatchTrigger>,
+}
+
+/// Why txn bytes were refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxnCodecError {
+    /// postcard could not decode the bytes.
+    #[error("txn decode failed: {0}")]
+    Decode(postcard::Error),
+}
+
+impl Txn {
+    /// The txn as postcard bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing plain owned data into a Vec cannot fail.
+        postcard::to_allocvec(self).expect("txn serializes")
+    }
+
+    /// A txn from postcard bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Txn, TxnCodecError> {
+        postcard::from_bytes(bytes).map_err(TxnCodecError::Decode)
+    }
+}
+
+/// Applies `txn` to `tree`: a pure function of the two.
+pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
+    tree.begin_txn(txn.header.zxid);
+    let mut triggers = Vec::new();
+    let result = match &txn.body {
+        TxnBody::Multi(ops) => {
+            if let Some(failed) = multi_failure(ops) {
+                OpResult::Multi(failed)
+            } else {
+                OpResult::Multi(
+                    ops.iter()
+                        .map(|op| apply_one(tree, &txn.header, op, &mut triggers))
+                        .collect(),
+                )
+            }
+        }
+        body => apply_one(tree, &txn.header, body, &mut triggers),
+    };
+    ApplyOutcome {
+        zxid: txn.header.zxid,
+        result,
+        triggers,
+    }
+}
+
+/// For a multi containing an error slot, the per-op error results (nothing is applied).
+fn multi_failure(ops: &[TxnBody]) -> Option<Vec<OpResult>> {
+    if !ops.iter().any(|op| matches!(op, TxnBody::Error { .. })) {
+        return None;
+    }
+    let mut after_error = false;
+    Some(
+        ops.iter()
+            .map(|op| match op {
+                TxnBody::Error { err } => {
+                    after_error = true;
+                    OpResult::Error(*err)
+                }
+                _ if after_error => OpResult::Error(ErrorCode::RuntimeInconsistency),
+                _ => OpResult::Error(ErrorCode::Ok),
+            })
+            .collect(),
+    )
+}
+
+fn apply_one(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    body: &TxnBody,
+    triggers: &mut Vec<WatchTrigger>,
+) -> OpResult {
+    let zxid = header.zxid;
+    let mut fire = |path: &str, event: EventType| {
+        triggers.push(WatchTrigger {
+            path: path.to_string(),
+            event,
+        })
+    };
+    match body {
+        TxnBody::Check { .. } => OpResult::Check,
+        TxnBody::CloseSession {
+            session,
+            ephemerals,
+        } => {
+            let deleted = tree.apply_close_session(*session, ephemerals, zxid);
+            for path in &deleted {
+                fire(path, EventType::NodeDeleted);
+                fire(parent_for_events(path), EventType::NodeChildrenChanged);
+            }
+            OpResult::CloseSession { deleted }
+        }
+        TxnBody::Create(c) => {
+            let stat = tree.apply_create(
+                &c.path,
+                c.data.as_deref(),
+                &c.acl,
+                c.kind,
+                c.parent_cversion,
+                zxid,
+                header.time,
+            );
+            fire(&c.path, EventType::NodeCreated);
+            fire(parent_for_events(&c.path), EventType::NodeChildrenChanged);
+            OpResult::Create {
+                path: c.path.clone(),
+                stat,
+            }
+        }
+        TxnBody::CreateSession {
+            session,
+            timeout_ms,
+        } => {
+            tree.apply_create_session(*session, *timeout_ms);
+            OpResult::CreateSession
+        }
+        TxnBody::Delete { path } | TxnBody::DeleteExpired { path } => {
+            tree.apply_delete(path, zxid);
+            fire(path, EventType::NodeDeleted);
+            fire(parent_for_events(path), EventType::NodeChildrenChanged);
+            OpResult::Delete
+        }
+        TxnBody::Error { err } => OpResult::Error(*err),
+        TxnBody::Multi(_) => panic!("nested multi txn"),
+        TxnBody::SetAcl {
+            path,
+            acl,
+            aversion,
+        } => OpResult::SetAcl {
+            stat: tree.apply_set_acl(path, acl, *aversion),
+        },
+        TxnBody::SetData {
+            path,
+            data,
+            version,
+        } => {
+            let stat = tree.apply_set_data(path, data.as_deref(), *version, zxid, header.time);
+            fire(path, EventType::NodeDataChanged);
+            OpResult::SetData { stat }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Acl;
+
+    #[test]
+    fn txn_bytes_round_trip() {
+        let t = Txn {
+            header: TxnHeader {
+                session: SessionId(7),
+                cxid: 3,
+                zxid: Zxid(0x1_0000_0002),
+                time: WallMillis(1234),
+            },
+            body: TxnBody::Multi(vec![
+                TxnBody::Create(CreateTxn {
+                    path: "/a".into(),
+                    data: None,
+                    acl: Acl::open_unsafe(),
+                    kind: NodeKind::Ttl(5),
+                    parent_cversion: 1,
+                }),
+                TxnBody::Error {
+                    err: ErrorCode::NoNode,
+                },
+            ]),
+        };
+        assert_eq!(Txn::from_bytes(&t.to_bytes()), Ok(t.clone()));
+        assert!(matches!(
+            Txn::from_bytes(&[0xff, 0xff]),
+            Err(TxnCodecError::Decode(_))
+        ));
+        assert!(Txn::from_bytes(&t.to_bytes()[..5]).is_err());
+    }
+
+    #[test]
+    fn failed_multi_result_pattern() {
+        let ops = [
+            TxnBody::Delete { path: "/a".into() },
+            TxnBody::Error {
+                err: ErrorCode::BadVersion,
+            },
+            TxnBody::Delete { path: "/b".into() },
+        ];
+        assert_eq!(
+            multi_failure(&ops),
+            Some(vec![
+                OpResult::Error(ErrorCode::Ok),
+                OpResult::Error(ErrorCode::BadVersion),
+                OpResult::Error(ErrorCode::RuntimeInconsistency)
+            ])
+        );
+        assert_eq!(multi_failure(&ops[..1]), None);
+    }
+}

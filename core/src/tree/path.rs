@@ -1,0 +1,176 @@
+//! Znode path rules: validation exactly as ZooKeeper 3.8's `PathUtils.validatePath`, the
+//! "parent by last slash" split that `PrepRequestProcessor` performs before any validation,
+//! and the reserved paths under `/zookeeper`.
+//!
+//! Inputs: path strings from client requests. Outputs: `Ok`/`BadArguments` decisions and
+//! parent / child splits. No state.
+//!
+//! Invariants:
+//! - `validate_path(p).is_ok()` implies `p` is `/` or `/c1/.../cn` with every component
+//!   non-empty, not `.` / `..`, and free of the forbidden characters.
+//! - Java validates UTF-16 code units, so every character outside the Basic Multilingual
+//!   Plane (a surrogate pair in Java, inside U+D800–U+F8FF) is rejected here too.
+
+use crate::types::ErrorCode;
+
+/// The root path.
+pub const ROOT_PATH: &str = "/";
+/// ZooKeeper's own subtree (`Quotas.procZookeeper`).
+pub const ZOOKEEPER_PATH: &str = "/zookeeper";
+/// The quota subtree (`Quotas.quotaZookeeper`).
+pub const QUOTA_PATH: &str = "/zookeeper/quota";
+/// The dynamic configuration node (`ZooDefs.CONFIG_NODE`).
+pub const CONFIG_PATH: &str = "/zookeeper/config";
+
+/// Checks a full znode path as `PathUtils.validatePath` does; any violation is
+/// `BadArguments`.
+pub fn validate_path(path: &str) -> Result<(), ErrorCode> {
+    if path_problem(path).is_some() {
+        return Err(ErrorCode::BadArguments);
+    }
+    Ok(())
+}
+
+/// True for the four paths `DataTree.isSpecialPath` names: `/`, `/zookeeper`,
+/// `/zookeeper/quota`, `/zookeeper/config`. Delete and deleteContainer refuse them.
+pub fn is_special_path(path: &str) -> bool {
+    matches!(path, ROOT_PATH | ZOOKEEPER_PATH | QUOTA_PATH | CONFIG_PATH)
+}
+
+/// Splits a path at its last `/` the way `PrepRequestProcessor` does before validating:
+/// `("/a/b")` → `("/a", "b")`, `("/a")` → `("", "a")` (the empty string names the root).
+/// `None` when there is no `/` at all or the path holds a NUL (both BadArguments in 3.8).
+pub fn split_parent(path: &str) -> Option<(&str, &str)> {
+    if path.contains('\0') {
+        return None;
+    }
+    let last = path.rfind('/')?;
+    Some((&path[..last], &path[last + 1..]))
+}
+
+/// The parent path of a valid, non-root path as ZooKeeper names it in watch events (`/` for
+/// children of the root).
+pub fn parent_for_events(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => ROOT_PATH,
+        Some(i) => &path[..i],
+    }
+}
+
+/// Why a path is invalid, or `None` when it is valid.
+fn path_problem(path: &str) -> Option<&'static str> {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() {
+        return Some("empty path");
+    }
+    if bytes[0] != b'/' {
+        return Some("must start with /");
+    }
+    if bytes.len() == 1 {
+        return None;
+    }
+    if bytes[bytes.len() - 1] == b'/' {
+        return Some("must not end with /");
+    }
+    for component in path[1..].split('/') {
+        if component.is_empty() {
+            return Some("empty node name");
+        }
+        if component == "." || component == ".." {
+            return Some("relative paths not allowed");
+        }
+    }
+    if path.chars().any(forbidden_char) {
+        return Some("invalid character");
+    }
+    None
+}
+
+/// The characters `PathUtils` forbids (judged on UTF-16 code units in Java).
+fn forbidden_char(c: char) -> bool {
+    let u = c as u32;
+    u == 0
+        || (0x01..=0x1f).contains(&u)
+        || (0x7f..=0x9f).contains(&u)
+        || (0xd800..=0xf8ff).contains(&u)
+        || (0xfff0..=0xffff).contains(&u)
+        // A supplementary character is a surrogate pair in Java, which falls in the
+        // forbidden U+D800–U+DFFF range.
+        || u > 0xffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_paths() {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/...",
+            "/a/..b",
+            "/.a",
+            "/zookeeper",
+            "/é",
+            "/a b",
+        ] {
+            assert_eq!(validate_path(p), Ok(()), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_paths() {
+        for p in [
+            "",
+            "a",
+            "a/b",
+            "/a/",
+            "//",
+            "/a//b",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/../b",
+            "/a/./b",
+            "/a\0b",
+            "/a\u{1}",
+            "/a\u{1f}",
+            "/a\u{7f}",
+            "/a\u{9f}",
+            "/a\u{e000}",
+            "/a\u{f8ff}",
+            "/a\u{fff0}",
+            "/a\u{ffff}",
+            "/a\u{1f600}",
+        ] {
+            assert_eq!(validate_path(p), Err(ErrorCode::BadArguments), "{p:?}");
+        }
+        assert_eq!(validate_path("/a\u{a0}"), Ok(()));
+        assert_eq!(validate_path("/a\u{f900}"), Ok(()));
+    }
+
+    #[test]
+    fn split_parent_like_zookeeper() {
+        assert_eq!(split_parent("/a/b"), Some(("/a", "b")));
+        assert_eq!(split_parent("/a"), Some(("", "a")));
+        assert_eq!(split_parent("/"), Some(("", "")));
+        assert_eq!(split_parent("vec/x"), Some(("vec", "x")));
+        assert_eq!(split_parent("/vec/p//x"), Some(("/vec/p/", "x")));
+        assert_eq!(split_parent("abc"), None);
+        assert_eq!(split_parent("/a\0"), None);
+    }
+
+    #[test]
+    fn special_paths() {
+        for p in ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"] {
+            assert!(is_special_path(p));
+        }
+        assert!(!is_special_path("/zookeeper/quota/x"));
+        assert!(!is_special_path(""));
+        assert_eq!(parent_for_events("/a"), "/");
+        assert_eq!(parent_for_events("/a/b"), "/a");
+    }
+}

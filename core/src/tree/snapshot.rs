@@ -1,0 +1,183 @@
+//! Whole-tree snapshots (serde + postcard) for later issues (sync by SNAP, compaction).
+//!
+//! Output: bytes in a canonical order — nodes in pre-order with children sorted by name,
+//! ACL lists numbered by first use — so equal trees give equal bytes whatever their
+//! history. Input: such bytes, validated (they may come from disk or a peer): a malformed
+//! snapshot is a [`SnapshotError`], never a panic.
+//!
+//! Invariant: `deserialize(serialize(t))` has the same digest, stats, data, ACLs,
+//! ephemerals and sessions as `t`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Acl, SessionId, Zxid};
+
+use super::node::{Node, NodeKind, StoredStat};
+use super::path::{split_parent, validate_path, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
+use super::{DataTree, TreeConfig};
+
+/// Format version written first in every snapshot.
+const SNAPSHOT_VERSION: u32 = 1;
+
+/// Why snapshot bytes were refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// postcard could not decode the bytes.
+    #[error("snapshot decode failed: {0}")]
+    Decode(postcard::Error),
+    /// A format version this build does not read.
+    #[error("unsupported snapshot version {found}")]
+    UnsupportedVersion {
+        /// The version found.
+        found: u32,
+    },
+    /// The first node is not `/`.
+    #[error("snapshot does not start with the root")]
+    RootNotFirst,
+    /// A node path is invalid.
+    #[error("invalid path {path:?} in snapshot")]
+    InvalidPath {
+        /// The path.
+        path: String,
+    },
+    /// A node comes before its parent, or its parent is missing.
+    #[error("parent of {path:?} missing in snapshot")]
+    MissingParent {
+        /// The path.
+        path: String,
+    },
+    /// A path appears twice.
+    #[error("duplicate path {path:?} in snapshot")]
+    DuplicatePath {
+        /// The path.
+        path: String,
+    },
+    /// An ACL index out of range.
+    #[error("ACL index {index} out of range")]
+    AclIndex {
+        /// The index.
+        index: u32,
+    },
+    /// A child under an ephemeral node.
+    #[error("{path:?} has an ephemeral parent")]
+    EphemeralParent {
+        /// The path.
+        path: String,
+    },
+    /// A built-in node is missing.
+    #[error("built-in node {path:?} missing")]
+    MissingBuiltIn {
+        /// The path.
+        path: &'static str,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    last_zxid: Zxid,
+    acls: Vec<Vec<Acl>>,
+    nodes: Vec<SnapNode>,
+    sessions: Vec<(SessionId, i32)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapNode {
+    path: String,
+    data: Option<Vec<u8>>,
+    stat: StoredStat,
+    acl: u32,
+}
+
+impl DataTree {
+    /// The whole tree as canonical bytes.
+    pub fn serialize(&self) -> Vec<u8> {
+        let mut acl_numbers: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut acls = Vec::new();
+        let mut nodes = Vec::with_capacity(self.node_count);
+        self.walk(|path, id| {
+            let n = self.arena.get(id);
+            let acl = *acl_numbers.entry(n.acl).or_insert_with(|| {
+                acls.push(self.acls.get(n.acl).to_vec());
+                (acls.len() - 1) as u32
+            });
+            nodes.push(SnapNode {
+                path: path.to_string(),
+                data: n.data().map(<[u8]>::to_vec),
+                stat: n.stored_stat(),
+                acl,
+            });
+        });
+        let snap = Snapshot {
+            version: SNAPSHOT_VERSION,
+            last_zxid: self.last_zxid,
+            acls,
+            nodes,
+            sessions: self.sessions.iter().map(|(s, t)| (*s, *t)).collect(),
+        };
+        // Serializing plain owned data into a Vec cannot fail.
+        postcard::to_allocvec(&snap).expect("snapshot serializes")
+    }
+
+    /// Rebuilds a tree from [`DataTree::serialize`] output.
+    pub fn deserialize(bytes: &[u8], config: TreeConfig) -> Result<DataTree, SnapshotError> {
+        let snap: Snapshot = postcard::from_bytes(bytes).map_err(SnapshotError::Decode)?;
+        if snap.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion {
+                found: snap.version,
+            });
+        }
+        let acl_of = |index: u32| -> Result<&[Acl], SnapshotError> {
+            snap.acls
+                .get(index as usize)
+                .map(Vec::as_slice)
+                .ok_or(SnapshotError::AclIndex { index })
+        };
+        let mut nodes = snap.nodes.iter();
+        let root = nodes
+            .next()
+            .filter(|n| n.path == "/")
+            .ok_or(SnapshotError::RootNotFirst)?;
+        let mut tree = DataTree::bare(config);
+        let root_acl = tree.acls.intern(acl_of(root.acl)?);
+        tree.attach_root(Node::new("", root.data.as_deref(), &root.stat, root_acl));
+        for n in nodes {
+            let invalid = || SnapshotError::InvalidPath {
+                path: n.path.clone(),
+            };
+            validate_path(&n.path).map_err(|_| invalid())?;
+            let (parent_path, name) = split_parent(&n.path).ok_or_else(invalid)?;
+            if name.is_empty() {
+                return Err(invalid());
+            }
+            let parent = tree
+                .resolve(parent_path)
+                .ok_or_else(|| SnapshotError::MissingParent {
+                    path: n.path.clone(),
+                })?;
+            if tree.resolve(&n.path).is_some() {
+                return Err(SnapshotError::DuplicatePath {
+                    path: n.path.clone(),
+                });
+            }
+            if matches!(tree.arena.get(parent).kind(), NodeKind::Ephemeral(_)) {
+                return Err(SnapshotError::EphemeralParent {
+                    path: n.path.clone(),
+                });
+            }
+            let acl = acl_of(n.acl)?;
+            tree.attach_raw(parent, &n.path, name, n.data.as_deref(), &n.stat, acl);
+        }
+        for path in [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            if tree.resolve(path).is_none() {
+                return Err(SnapshotError::MissingBuiltIn { path });
+            }
+        }
+        tree.sessions = snap.sessions.into_iter().collect();
+        tree.last_zxid = snap.last_zxid;
+        Ok(tree)
+    }
+}
