@@ -22,7 +22,9 @@ fn bench_tree(c: &mut Criterion) {
         // Deterministic pseudo-random walk over existing keys.
         let mut i: u64 = 0;
         let mut next_key = move || {
-            i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            i = i
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let s = ((i >> 33) % u64::from(services)) as u32;
             let k = ((i >> 13) % u64::from(keys)) as u32;
             (s, k)
@@ -33,7 +35,13 @@ fn bench_tree(c: &mut Criterion) {
                     let (s, k) = next_key();
                     key_path(s, k)
                 },
-                |path| black_box(fx.tree.get_data(&path, &[]).map(|(d, st)| (d.map(<[u8]>::len), st))),
+                |path| {
+                    black_box(
+                        fx.tree
+                            .get_data(&path, &[])
+                            .map(|(d, st)| (d.map(<[u8]>::len), st)),
+                    )
+                },
                 BatchSize::SmallInput,
             )
         });
@@ -52,7 +60,11 @@ fn bench_tree(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let (s, k) = next_key();
-                    WriteOp::SetData { path: key_path(s, k), data: Some(value(VALUE_LEN, s)), version: -1 }
+                    WriteOp::SetData {
+                        path: key_path(s, k),
+                        data: Some(value(VALUE_LEN, s)),
+                        version: -1,
+                    }
                 },
                 |op| black_box(fx.write(&op).zxid),
                 BatchSize::SmallInput,
@@ -64,24 +76,34 @@ fn bench_tree(c: &mut Criterion) {
                 || {
                     fresh += 1;
                     let (s, _) = next_key();
-                    (format!("{}/new-{fresh:08}", service_path(s)), value(VALUE_LEN, s))
+                    (
+                        format!("{}/new-{fresh:08}", service_path(s)),
+                        value(VALUE_LEN, s),
+                    )
                 },
                 |(path, data)| black_box(fx.create(path, data).zxid),
                 BatchSize::SmallInput,
             )
         });
         group.bench_function("delete", |b| {
-            b.iter_batched(
-                || {
-                    fresh += 1;
-                    let (s, _) = next_key();
-                    let path = format!("{}/del-{fresh:08}", service_path(s));
-                    fx.create(path.clone(), value(VALUE_LEN, s));
-                    WriteOp::Delete { path, version: -1 }
-                },
-                |op| black_box(fx.write(&op).zxid),
-                BatchSize::SmallInput,
-            )
+            // Setup (creating the victims) and the timed deletes both need the fixture, so
+            // time the deletes by hand: create `iters` fresh leaves, then delete them.
+            b.iter_custom(|iters| {
+                let victims: Vec<String> = (0..iters)
+                    .map(|_| {
+                        fresh += 1;
+                        let (s, _) = next_key();
+                        let path = format!("{}/del-{fresh:08}", service_path(s));
+                        fx.create(path.clone(), value(VALUE_LEN, s));
+                        path
+                    })
+                    .collect();
+                let start = std::time::Instant::now();
+                for path in victims {
+                    black_box(fx.write(&WriteOp::Delete { path, version: -1 }).zxid);
+                }
+                start.elapsed()
+            })
         });
         group.finish();
     }

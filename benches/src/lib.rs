@@ -17,7 +17,11 @@ pub struct Fixture {
 impl Fixture {
     /// An empty tree.
     pub fn new() -> Fixture {
-        Fixture { tree: DataTree::new(TreeConfig::default()), next_counter: 1, auth: Vec::new() }
+        Fixture {
+            tree: DataTree::new(TreeConfig::default()),
+            next_counter: 1,
+            auth: Vec::new(),
+        }
     }
 
     /// Prepares and applies one write as the leader would (prep against the committed tree,
@@ -32,7 +36,10 @@ impl Fixture {
             time: WallMillis(1_764_460_800_000 + i64::from(self.next_counter)),
             auth: &self.auth,
         };
-        let txn = self.tree.prep(&ctx, op).expect("benchmark writes are well-formed");
+        let txn = self
+            .tree
+            .prep(&ctx, op)
+            .expect("benchmark writes are well-formed");
         apply(&mut self.tree, &txn)
     }
 
@@ -78,5 +85,7 @@ pub fn key_path(s: u32, k: u32) -> String {
 
 /// A deterministic value of `len` bytes.
 pub fn value(len: usize, salt: u32) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(salt) as u8).collect()
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(salt) as u8)
+        .collect()
 }

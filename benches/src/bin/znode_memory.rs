@@ -48,7 +48,9 @@ fn rss_bytes() -> usize {
 
 #[allow(clippy::print_stdout)] // a measurement program's output is its report
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u32>().expect("a count"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u32>().expect("a count"));
     let services = args.next().unwrap_or(1000);
     let keys = args.next().unwrap_or(1000);
 
