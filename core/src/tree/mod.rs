@@ -188,6 +188,13 @@ impl DataTree {
         self.node_count
     }
 
+    /// Approximate heap bytes held by the nodes, the arena and the child index (the
+    /// per-node memory budget is ~200 bytes; ACL lists and the kind indexes are small and
+    /// not counted).
+    pub fn heap_bytes_estimate(&self) -> usize {
+        self.arena.heap_bytes_estimate() + self.index.heap_bytes_estimate()
+    }
+
     /// zxid of the last applied txn.
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
