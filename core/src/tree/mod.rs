@@ -61,6 +61,7 @@ pub use path::{
 pub use prep::{
     prep, CreateOp, NodeLookup, NodeView, PendingChanges, PrepContext, PrepRejected, WriteOp,
 };
+pub use read::{ReadOp, ReadResult};
 pub use snapshot::SnapshotError;
 
 use acl::AclTable;

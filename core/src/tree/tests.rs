@@ -1048,3 +1048,37 @@ fn snapshot_round_trip_and_rejects() {
     ));
     assert!(DataTree::deserialize(&bytes[..bytes.len() / 2], TreeConfig::default()).is_err());
 }
+
+#[test]
+fn multi_read_is_per_op() {
+    let mut h = H::new();
+    h.created("/r", 0);
+    h.created("/r/k", 0);
+    h.write(create_op(
+        "/r/locked",
+        0,
+        CreateOp::Create,
+        vec![Acl::new(Perms::WRITE, "world", "anyone")],
+    ));
+    let ops = [
+        ReadOp::GetData { path: "/r".into() },
+        ReadOp::GetChildren { path: "/r".into() },
+        ReadOp::GetData {
+            path: "/r/nope".into(),
+        },
+        ReadOp::GetChildren {
+            path: "/r/locked".into(),
+        },
+    ];
+    let out = h.tree.multi_read(&ops, &[]);
+    assert_eq!(
+        out[0],
+        Ok(ReadResult::Data(Some(b"d".to_vec()), h.stat("/r")))
+    );
+    assert_eq!(
+        out[1],
+        Ok(ReadResult::Children(vec!["k".into(), "locked".into()]))
+    );
+    assert_eq!(out[2], Err(ErrorCode::NoNode));
+    assert_eq!(out[3], Err(ErrorCode::NoAuth));
+}
