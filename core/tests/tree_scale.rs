@@ -99,6 +99,44 @@ fn million_znodes_fit_the_memory_budget() {
         t.elapsed().as_nanos() / paths.len() as u128
     );
     assert_eq!(total, 32 * paths.len());
+    let t = std::time::Instant::now();
+    let mut found = 0usize;
+    for p in &paths {
+        found += usize::from(tree.exists(p).is_ok());
+    }
+    println!(
+        "tight exists loop: {} ns/op",
+        t.elapsed().as_nanos() / paths.len() as u128
+    );
+    assert_eq!(found, paths.len());
+    let mut prep_ns = Vec::new();
+    let mut apply_ns = Vec::new();
+    for p in paths.iter().take(20_000) {
+        zxid += 1;
+        let ctx = PrepContext {
+            session: SessionId(0x0100_0000_0000_0001),
+            cxid: 0,
+            zxid: Zxid(zxid),
+            time: WallMillis(zxid),
+            auth: &[],
+        };
+        let op = WriteOp::SetData {
+            path: p.clone(),
+            data: Some(vec![3; 32]),
+            version: -1,
+        };
+        let t = std::time::Instant::now();
+        let txn = tree.prep(&ctx, &op).expect("not rejected");
+        prep_ns.push(t.elapsed().as_nanos());
+        let t = std::time::Instant::now();
+        apply(&mut tree, &txn);
+        apply_ns.push(t.elapsed().as_nanos());
+    }
+    println!(
+        "median ns: setData prep={} apply={}",
+        median_ns(prep_ns),
+        median_ns(apply_ns)
+    );
     let mut get = Vec::new();
     let mut set = Vec::new();
     let mut cd = Vec::new();
