@@ -723,6 +723,8 @@ impl World {
     }
 
     fn check_everything(&self) {
+        // Compiled in debug builds and with the `invariants` feature (not in plain release).
+        #[cfg(any(debug_assertions, feature = "invariants"))]
         self.tree.check_invariants_full();
         assert_eq!(self.tree.digest(), self.tree.recompute_digest());
         assert_eq!(self.tree.node_count(), self.model.nodes.len());
