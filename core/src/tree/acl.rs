@@ -105,11 +105,13 @@ impl AclTable {
     }
 
     /// Number of live entries.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn live(&self) -> usize {
         self.by_list.len()
     }
 
     /// Live entries as (index, refs), in index order.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn live_refs(&self) -> Vec<(u32, u32)> {
         self.entries
             .iter()

@@ -70,6 +70,7 @@ impl ChildIndex {
     }
 
     /// Number of indexed nodes.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn len(&self) -> usize {
         self.table.len()
     }

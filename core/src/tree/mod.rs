@@ -33,6 +33,7 @@ mod acl;
 mod digest;
 mod expiry;
 mod index;
+#[cfg(any(test, debug_assertions, feature = "invariants"))]
 mod invariants;
 mod mutate;
 mod node;

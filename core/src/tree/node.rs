@@ -345,6 +345,7 @@ impl Arena {
     }
 
     /// Number of free slots.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn free_slots(&self) -> usize {
         self.free.len()
     }
