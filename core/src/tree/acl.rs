@@ -105,11 +105,13 @@ impl AclTable {
     }
 
     /// Number of live entries.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn live(&self) -> usize {
         self.by_list.len()
     }
 
     /// Live entries as (index, refs), in index order.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn live_refs(&self) -> Vec<(u32, u32)> {
         self.entries
             .iter()
@@ -135,8 +137,8 @@ pub(crate) fn acl_list_hash(list: &[Acl]) -> u64 {
 
 /// Validates and expands an ACL list as 3.8's `fixupACL`: duplicates removed (first kept),
 /// empty → InvalidACL, `world` only with id `anyone`, `auth` expanded into each of the
-/// caller's identities whose scheme is an authenticated one (`digest`, `sasl`, `x509`; not
-/// `ip`, not `super`) — InvalidACL if there is none — and `digest` / `ip` ids checked with
+/// caller's identities whose scheme is an authenticated one (`digest`; not `ip`, not
+/// `super`) — InvalidACL if there is none — and `digest` / `ip` ids checked with
 /// their providers' `isValid`. Any other scheme is InvalidACL.
 pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
@@ -182,14 +184,17 @@ pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     Ok(out)
 }
 
-/// Schemes whose provider reports `isAuthenticated() == true` (those `auth` expands to).
+/// Registered schemes whose provider reports `isAuthenticated() == true` (those `auth`
+/// expands to). 3.8 registers `ip` (not authenticated) and `digest` by default; `sasl` /
+/// `x509` only when configured, which Arbor does not support yet.
 fn is_authenticated_scheme(scheme: &str) -> bool {
-    matches!(scheme, "digest" | "sasl" | "x509")
+    scheme == "digest"
 }
 
 /// `ZooKeeperServer.checkACL`: true if `auth` may perform an operation needing any bit of
 /// `perm` on a node with `acl`. Empty ACL = open; a `super` identity bypasses; `world:anyone`
-/// matches everyone; `digest` ids match exactly; `ip` ids match by address / prefix.
+/// matches everyone; `digest` ids match exactly; `ip` ids match by address / prefix. The
+/// caller's `auth` must include `ip:<peer address>` (3.8 adds it to every connection).
 pub fn check_acl(acl: &[Acl], perm: Perms, auth: &[Id]) -> bool {
     if acl.is_empty() || auth.iter().any(|id| id.scheme == "super") {
         return true;

@@ -62,7 +62,15 @@ impl ChildIndex {
         }
     }
 
+    /// Approximate heap bytes: one `u32` plus one control byte per bucket (buckets are a
+    /// power of two at most 7/8 full).
+    pub fn heap_bytes_estimate(&self) -> usize {
+        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two();
+        buckets * (std::mem::size_of::<u32>() + 1)
+    }
+
     /// Number of indexed nodes.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn len(&self) -> usize {
         self.table.len()
     }

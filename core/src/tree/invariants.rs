@@ -1,5 +1,6 @@
 //! `check_invariants` (cheap, O(1)) and `check_invariants_full` (O(n)): the tree's own
-//! consistency, asserted. A failure is a bug in this module, never bad input.
+//! consistency, asserted. A failure is a bug in this module, never bad input. Compiled under
+//! `cfg(any(test, debug_assertions, feature = "invariants"))` (see `mod.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +11,6 @@ use super::DataTree;
 impl DataTree {
     /// Cheap invariants, plus the full O(n) check under `debug_assertions` when the tree is
     /// small (so debug-build tests check everything without making big trees quadratic).
-    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn check_invariants(&self) {
         assert!(self.node_count >= 4, "built-in nodes missing");
         assert_eq!(self.index.len() + 1, self.node_count, "child index size");
@@ -26,7 +26,6 @@ impl DataTree {
     }
 
     /// Every invariant, O(n): links, indexes, kind sets, ACL refcounts, digest.
-    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn check_invariants_full(&self) {
         for p in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
             assert!(self.resolve(p).is_some(), "{p} missing");

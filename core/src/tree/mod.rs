@@ -33,6 +33,7 @@ mod acl;
 mod digest;
 mod expiry;
 mod index;
+#[cfg(any(test, debug_assertions, feature = "invariants"))]
 mod invariants;
 mod mutate;
 mod node;
@@ -61,6 +62,7 @@ pub use path::{
 pub use prep::{
     prep, CreateOp, NodeLookup, NodeView, PendingChanges, PrepContext, PrepRejected, WriteOp,
 };
+pub use read::{ReadOp, ReadResult};
 pub use snapshot::SnapshotError;
 
 use acl::AclTable;
@@ -186,6 +188,13 @@ impl DataTree {
     /// Number of znodes, including `/` and the `/zookeeper` subtree.
     pub fn node_count(&self) -> usize {
         self.node_count
+    }
+
+    /// Approximate heap bytes held by the nodes, the arena and the child index (the
+    /// per-node memory budget is ~200 bytes; ACL lists and the kind indexes are small and
+    /// not counted).
+    pub fn heap_bytes_estimate(&self) -> usize {
+        self.arena.heap_bytes_estimate() + self.index.heap_bytes_estimate()
     }
 
     /// zxid of the last applied txn.

@@ -59,6 +59,10 @@ impl DataTree {
             p.cversion.wrapping_add(1),
             "create: parent child counter mismatch for {path}"
         );
+        // The counter wraps as a Java int (suffix `-2147483648` after `2147483647`, as the
+        // programmer's guide describes). 3.8's createNode only stores a *larger* counter
+        // (a guard for fuzzy-snapshot replay, which Arbor does not have), so at the wrap it
+        // would keep MAX and repeat the suffix; we follow the documented wrap instead.
         p.cversion = parent_cversion;
         p.pzxid = zxid.0;
         let new_meta = self.node_meta_digest(ppath, parent);

@@ -345,8 +345,24 @@ impl Arena {
     }
 
     /// Number of free slots.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn free_slots(&self) -> usize {
         self.free.len()
+    }
+
+    /// Approximate heap bytes owned by the arena and its nodes, counting allocator
+    /// rounding as 16-byte size classes plus an 8-byte header per allocation.
+    pub fn heap_bytes_estimate(&self) -> usize {
+        let alloc = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
+        let mut total =
+            self.nodes.capacity() * std::mem::size_of::<Node>() + self.free.capacity() * 4;
+        for n in &self.nodes {
+            total += alloc(n.bytes.len());
+            if let Some(kids) = &n.children {
+                total += alloc(std::mem::size_of::<Vec<u32>>()) + alloc(kids.capacity() * 4);
+            }
+        }
+        total
     }
 }
 

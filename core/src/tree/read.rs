@@ -10,6 +10,30 @@
 use crate::types::{Acl, ErrorCode, Id, Perms, SessionId, Stat};
 
 use super::acl::{check_acl, mask_digest_ids};
+
+/// A sub-op of multiRead (op 22): only getData and getChildren are allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadOp {
+    /// getChildren (op 8); the watch flag is the pipeline's business.
+    GetChildren {
+        /// Path.
+        path: String,
+    },
+    /// getData (op 4).
+    GetData {
+        /// Path.
+        path: String,
+    },
+}
+
+/// The result of one multiRead sub-op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadResult {
+    /// Sorted child names.
+    Children(Vec<String>),
+    /// Data (`None` for null data) and stat.
+    Data(Option<Vec<u8>>, Stat),
+}
 use super::node::ROOT;
 use super::DataTree;
 
@@ -98,6 +122,21 @@ impl DataTree {
             mask_digest_ids(acl)
         };
         Ok((out, n.stat()))
+    }
+
+    /// multiRead: each sub-op evaluated independently against the current state; a failing
+    /// read yields its error in its slot and the others still run.
+    pub fn multi_read(&self, ops: &[ReadOp], auth: &[Id]) -> Vec<Result<ReadResult, ErrorCode>> {
+        ops.iter()
+            .map(|op| match op {
+                ReadOp::GetChildren { path } => self
+                    .get_children(path, auth)
+                    .map(|(kids, _)| ReadResult::Children(kids)),
+                ReadOp::GetData { path } => self
+                    .get_data(path, auth)
+                    .map(|(d, stat)| ReadResult::Data(d.map(<[u8]>::to_vec), stat)),
+            })
+            .collect()
     }
 
     /// The stored ACL of `path` (unmasked), if it exists.

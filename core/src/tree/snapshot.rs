@@ -181,3 +181,81 @@ impl DataTree {
         Ok(tree)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str, acl: u32) -> SnapNode {
+        SnapNode {
+            path: path.into(),
+            data: Some(vec![]),
+            stat: StoredStat::default(),
+            acl,
+        }
+    }
+
+    fn load(nodes: Vec<SnapNode>, version: u32) -> Result<DataTree, SnapshotError> {
+        let snap = Snapshot {
+            version,
+            last_zxid: Zxid(9),
+            acls: vec![Acl::open_unsafe()],
+            nodes,
+            sessions: vec![],
+        };
+        DataTree::deserialize(
+            &postcard::to_allocvec(&snap).unwrap(),
+            TreeConfig::default(),
+        )
+    }
+
+    fn builtins() -> Vec<SnapNode> {
+        ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
+            .into_iter()
+            .map(|p| node(p, 0))
+            .collect()
+    }
+
+    #[test]
+    fn hostile_snapshots_are_errors() {
+        assert!(load(builtins(), 1).is_ok());
+        assert_eq!(
+            load(builtins(), 2).err(),
+            Some(SnapshotError::UnsupportedVersion { found: 2 })
+        );
+        assert_eq!(load(vec![], 1).err(), Some(SnapshotError::RootNotFirst));
+        let mut n = builtins();
+        n.push(node("/a/b", 0));
+        assert!(matches!(
+            load(n, 1),
+            Err(SnapshotError::MissingParent { .. })
+        ));
+        let mut n = builtins();
+        n.push(node("/a", 0));
+        n.push(node("/a", 0));
+        assert!(matches!(
+            load(n, 1),
+            Err(SnapshotError::DuplicatePath { .. })
+        ));
+        let mut n = builtins();
+        n.push(node("/a", 7));
+        assert_eq!(load(n, 1).err(), Some(SnapshotError::AclIndex { index: 7 }));
+        let mut n = builtins();
+        n.push(node("/a/", 0));
+        assert!(matches!(load(n, 1), Err(SnapshotError::InvalidPath { .. })));
+        let mut n = builtins();
+        let mut e = node("/e", 0);
+        e.stat.ephemeral_owner = 5;
+        n.push(e);
+        n.push(node("/e/x", 0));
+        assert!(matches!(
+            load(n, 1),
+            Err(SnapshotError::EphemeralParent { .. })
+        ));
+        let n = builtins().into_iter().take(2).collect();
+        assert!(matches!(
+            load(n, 1),
+            Err(SnapshotError::MissingBuiltIn { .. })
+        ));
+    }
+}
