@@ -68,6 +68,49 @@ impl std::fmt::Display for SessionId {
     }
 }
 
+/// A server's id in the ensemble (ZooKeeper's `myid`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct ServerId(pub u64);
+
+impl std::fmt::Display for ServerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A client connection, numbered by the driver (sim or net); unique for the life of a
+/// server process. Watches and replies belong to a connection.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct ConnId(pub u64);
+
+/// Monotonic driver time in nanoseconds: the only clock the core sees (an input).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    /// `self + ns`, saturating.
+    pub const fn add_ns(self, ns: u64) -> Nanos {
+        Nanos(self.0.saturating_add(ns))
+    }
+
+    /// `self - earlier` in ns, 0 if `earlier` is later.
+    pub const fn since(self, earlier: Nanos) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// Names one durable write the core asked for; the driver returns it in `Persisted`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct PersistToken(pub u64);
+
 /// Wall-clock milliseconds since the Unix epoch, as stamped by the leader into the
 /// transactions it creates (ctime, mtime). Never used to order or wait on anything.
 #[derive(
@@ -694,6 +737,14 @@ mod tests {
         assert!(CreateMode::EphemeralSequential.is_sequential());
         assert!(!CreateMode::Container.is_sequential());
         assert!(CreateMode::PersistentSequentialWithTtl.is_ttl());
+    }
+
+    #[test]
+    fn nanos_arithmetic_saturates() {
+        assert_eq!(Nanos(5).add_ns(7), Nanos(12));
+        assert_eq!(Nanos(u64::MAX).add_ns(1), Nanos(u64::MAX));
+        assert_eq!(Nanos(10).since(Nanos(4)), 6);
+        assert_eq!(Nanos(4).since(Nanos(10)), 0);
     }
 
     #[test]
