@@ -3,6 +3,8 @@
 //! valid frames with mutated tails. Failing cases are persisted by proptest under
 //! `proptest-regressions/` next to this file; commit them as regression seeds.
 
+mod common;
+
 use arbor_core::proto::jute::{
     decode_connect_request, decode_connect_response, decode_reply, decode_request,
     decode_response_body, detect_four_letter_word, encode_connect_request, encode_connect_response,
@@ -291,6 +293,8 @@ fn decode_everything(bytes: &[u8]) {
 }
 
 proptest! {
+    #![proptest_config(common::seeded("jute_props", 256))]
+
     #[test]
     fn requests_round_trip(xid in any::<i32>(), req in request()) {
         let mut out = Vec::new();

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use arbor_core::tree::{
     digest_id, prep, CreateOp, DataTree, ExpiryKind, PendingChanges, PrepContext, TreeConfig,
     WriteOp,
@@ -774,11 +776,10 @@ impl World {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 20,
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/tree_model.txt"),
         )),
-        ..ProptestConfig::default()
+        ..common::seeded("tree_model", 20)
     })]
 
     #[test]
