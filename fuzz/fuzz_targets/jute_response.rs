@@ -10,7 +10,9 @@ use arbor_core::types::OpCode;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, payload)) = data.split_first() else { return };
+    let Some((&selector, payload)) = data.split_first() else {
+        return;
+    };
     let op = OpCode::ALL[usize::from(selector) % OpCode::ALL.len()];
     if let Ok(reply) = decode_reply(payload, op) {
         let mut frame = Vec::new();
