@@ -389,3 +389,46 @@ fn named_watch_events_are_all_replayed() {
     }
     assert!(names.iter().all(|n| !n.starts_with("container_")));
 }
+
+#[test]
+fn four_letter_word_counts_match_zookeeper_3_8() {
+    // The watches live when the capture sent wchs / wchc / mntr (fourletter.jsonl): session
+    // ...0000 held the persistent and recursive watches setWatches2 armed and the exist
+    // watches on the containers c2 and c3 that the reaper never deleted; session ...0005 an
+    // exist watch on /vec/p.
+    let fourletter = include_str!("vectors/zookeeper-3.8.0/fourletter.jsonl");
+    let reply = |cmd: &str| -> String {
+        fourletter
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["cmd"] == cmd)
+            .unwrap()["reply_text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b) = (ConnId(8), ConnId(11));
+    let mut m = WatchManager::new(WatchLimits::default());
+    m.register(a, "/vec/sw2-p", WatchKind::Persistent).unwrap();
+    m.register(a, "/vec/sw2-r", WatchKind::PersistentRecursive)
+        .unwrap();
+    m.register(a, "/vec/c2", WatchKind::Data).unwrap();
+    m.register(a, "/vec/c3", WatchKind::Data).unwrap();
+    m.register(b, "/vec/p", WatchKind::Data).unwrap();
+    let z = m.zookeeper_counts();
+    let wchs = format!(
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        z.wchs.connections, z.wchs.paths, z.wchs.watches
+    );
+    assert_eq!(wchs, reply("wchs"));
+    let mntr = reply("mntr");
+    assert!(
+        mntr.contains(&format!("zk_watch_count\t{}\n", z.watch_count)),
+        "mntr says {mntr}"
+    );
+    // wchp lists the same paths (its order is ZooKeeper's hash order; ours is sorted).
+    let wchp_text = reply("wchp");
+    let mut wchp: Vec<&str> = wchp_text.lines().filter(|l| l.starts_with('/')).collect();
+    wchp.sort_unstable();
+    assert_eq!(m.watched_paths(), wchp);
+}

@@ -175,6 +175,16 @@ pub struct WatchSummary {
     pub watches: usize,
 }
 
+/// Watch counts as ZooKeeper 3.8's four-letter words report them
+/// ([`WatchManager::zookeeper_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZookeeperWatchCounts {
+    /// What `wchs` prints: the data table's connections, paths and entries.
+    pub wchs: WatchSummary,
+    /// `mntr` `zk_watch_count`: entries of the data table plus the child table.
+    pub watch_count: usize,
+}
+
 /// The watch manager of one server. See the module doc for the model.
 #[derive(Clone, Debug, Default)]
 pub struct WatchManager {
@@ -238,16 +248,27 @@ impl WatchManager {
         self.registry.conn_count(conn)
     }
 
-    /// Counts for `wchs` ("<connections> connections watching <paths> paths / Total
-    /// watches:<watches>"). Note: 3.8's `wchs` reports its data-watch table only and counts a
-    /// persistent watch once per table in `mntr`'s `zk_watch_count`; these counts are of
-    /// Arbor's registrations, every kind once.
+    /// Counts of Arbor's registrations, every kind once.
     pub fn summary(&self) -> WatchSummary {
         WatchSummary {
             connections: self.registry.conn_len(),
             paths: self.registry.path_len(),
             watches: self.registry.total(),
         }
+    }
+
+    /// The counts ZooKeeper 3.8 reports, computed from the registrations (walks them all; for
+    /// four-letter words, not for hot paths). 3.8 keeps two tables: a data table (data and
+    /// exist watches, persistent and recursive ones) and a child table (child watches,
+    /// persistent and recursive ones), one entry per (connection, path) in each.
+    /// - `wchs` ("<C> connections watching <P> paths / Total watches:<T>") reports the data
+    ///   table only;
+    /// - `mntr`'s `zk_watch_count` is the size of both tables, so a persistent or recursive
+    ///   watch counts twice.
+    ///
+    /// Both observed on the 3.8.0 capture (`fourletter.jsonl`: wchs 2/5/5, zk_watch_count 7).
+    pub fn zookeeper_counts(&self) -> ZookeeperWatchCounts {
+        self.registry.zookeeper_counts()
     }
 
     /// The paths `conn` watches and the kinds on each, in path order (for `wchc`).

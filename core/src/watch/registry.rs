@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{WatchError, WatchKind};
+use super::{WatchError, WatchKind, WatchSummary, ZookeeperWatchCounts};
 use crate::types::ConnId;
 
 /// A set of [`WatchKind`]s as a bitset.
@@ -246,6 +246,39 @@ impl Registry {
         self.by_path.get(path).map_or_else(Vec::new, |w| {
             w.iter().map(|(c, k)| (*c, k.to_vec())).collect()
         })
+    }
+
+    pub(crate) fn zookeeper_counts(&self) -> ZookeeperWatchCounts {
+        let data_table = Kinds::of(WatchKind::Data)
+            .union(Kinds::of(WatchKind::Persistent))
+            .union(Kinds::of(WatchKind::PersistentRecursive));
+        let child_table = Kinds::of(WatchKind::Child)
+            .union(Kinds::of(WatchKind::Persistent))
+            .union(Kinds::of(WatchKind::PersistentRecursive));
+        let in_table = |kinds: &Kinds, table: Kinds| !kinds.intersect(table).is_empty();
+        let mut wchs = WatchSummary::default();
+        let mut child_entries = 0;
+        for watchers in self.by_path.values() {
+            let data_entries = watchers
+                .values()
+                .filter(|k| in_table(k, data_table))
+                .count();
+            child_entries += watchers
+                .values()
+                .filter(|k| in_table(k, child_table))
+                .count();
+            wchs.watches += data_entries;
+            wchs.paths += usize::from(data_entries > 0);
+        }
+        wchs.connections = self
+            .by_conn
+            .values()
+            .filter(|c| c.paths.values().any(|k| in_table(k, data_table)))
+            .count();
+        ZookeeperWatchCounts {
+            watch_count: wchs.watches + child_entries,
+            wchs,
+        }
     }
 
     fn drop_recursive(&mut self, path: &str) {

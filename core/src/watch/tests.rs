@@ -622,3 +622,25 @@ fn client_side_event_types_are_never_triggered() {
     let mut m = mgr();
     m.trigger(&[t("/a", EventType::DataWatchRemoved)], Z);
 }
+
+#[test]
+fn zookeeper_counts_follow_the_two_tables() {
+    let mut m = mgr();
+    m.register(A, "/a", WatchKind::Child).unwrap();
+    m.register(A, "/b", WatchKind::Persistent).unwrap();
+    m.register(A, "/b", WatchKind::Data).unwrap();
+    m.register(B, "/c", WatchKind::PersistentRecursive).unwrap();
+    let z = m.zookeeper_counts();
+    // Data table: A /b (persistent and data collapse into one entry), B /c.
+    assert_eq!(
+        z.wchs,
+        WatchSummary {
+            connections: 2,
+            paths: 2,
+            watches: 2
+        }
+    );
+    // Child table: A /a, A /b, B /c.
+    assert_eq!(z.watch_count, 5);
+    assert_eq!(m.summary().watches, 4);
+}
