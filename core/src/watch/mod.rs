@@ -21,8 +21,10 @@
 //! - A registration is a (connection, path, [`WatchKind`]) triple; at most one exists per
 //!   triple, so duplicates collapse. One-shot kinds ([`WatchKind::Data`],
 //!   [`WatchKind::Child`]) and persistent kinds ([`WatchKind::Persistent`],
-//!   [`WatchKind::PersistentRecursive`]) on one path co-exist (3.9, ZOOKEEPER-4466; 3.8
-//!   kept one mode per (watcher, path) and let the latest registration overwrite it).
+//!   [`WatchKind::PersistentRecursive`]) on one path co-exist (3.9, ZOOKEEPER-4466). 3.8
+//!   kept one mode per (watcher, path) per table, so a getData / exists / getChildren watch
+//!   set on a path already holding a persistent watch of the same connection turned it into
+//!   a one-shot watch; Arbor does not copy that defect.
 //! - There is no separate exist kind: ZooKeeper's `statNode` stores the watch of `exists` in
 //!   the same data-watch table whether or not the node exists, so `exists` registers
 //!   [`WatchKind::Data`] (the pipeline registers it even when the answer is NoNode, while
@@ -30,7 +32,7 @@
 //!   watch fires NodeCreated, `getData` + `exists` on one path is one watch, and
 //!   removeWatches Data removes it.
 //!
-//! Invariants ([`WatchManager::check_invariants`]):
+//! Invariants (`WatchManager::check_invariants`):
 //! - the by-path and by-connection indexes hold exactly the same registrations;
 //! - no index holds an empty entry;
 //! - the recursive-path index counts exactly the recursive registrations per path;
@@ -261,7 +263,7 @@ impl WatchManager {
     /// four-letter words, not for hot paths). 3.8 keeps two tables: a data table (data and
     /// exist watches, persistent and recursive ones) and a child table (child watches,
     /// persistent and recursive ones), one entry per (connection, path) in each.
-    /// - `wchs` ("<C> connections watching <P> paths / Total watches:<T>") reports the data
+    /// - `wchs` (`<C> connections watching <P> paths` / `Total watches:<T>`) reports the data
     ///   table only;
     /// - `mntr`'s `zk_watch_count` is the size of both tables, so a persistent or recursive
     ///   watch counts twice.

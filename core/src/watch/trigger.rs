@@ -30,6 +30,9 @@ impl WatchManager {
     /// Fires the watches `triggers` reach and returns the notifications to send, removing the
     /// one-shot watches that fired. `zxid` is the transaction's, copied into each
     /// notification.
+    ///
+    /// Order: triggers in the given order; within one trigger, ascending [`ConnId`], one
+    /// event per connection however many of its watches matched.
     pub fn trigger(&mut self, triggers: &[WatchTrigger], zxid: Zxid) -> Vec<Notification> {
         let mut out = Vec::new();
         for t in triggers {
