@@ -21,3 +21,4 @@ pub mod proto;
 pub mod tree;
 pub mod txn;
 pub mod types;
+pub mod watch;
