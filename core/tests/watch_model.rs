@@ -4,6 +4,8 @@
 //! exactly (so no connection without a matching watch is ever notified, and none with one is
 //! missed), and its registrations and counts equal the model's.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbor_core::txn::WatchTrigger;
@@ -316,7 +318,7 @@ fn run(steps: Vec<Step>, max: usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(common::seeded("watch_model", 256))]
 
     #[test]
     fn manager_matches_naive_model(steps in prop::collection::vec(step(), 1..80)) {
