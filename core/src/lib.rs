@@ -11,9 +11,10 @@
 //!   incrementally maintained digest, and the container / TTL expiry query.
 //! - [`txn`]: the replicated transactions and their pure `apply`.
 //! - [`proto::jute`]: the ZooKeeper client wire codec.
+//! - [`watch`]: the per-server watch manager.
 //!
 //! What later issues add: the `Replica` (Zab election, discovery, sync, broadcast),
-//! sessions, the request pipeline and watches, and the peer protocol.
+//! sessions, the request pipeline, and the peer protocol.
 
 #![warn(missing_docs)]
 
