@@ -17,6 +17,6 @@ for t in $targets; do
         ls -l "artifacts/$t" >&2 2>/dev/null || true
         exit 1
     fi
-    grep -E "^#[0-9]+ +DONE|stat::average_exec_per_sec" "$log" || true
+    grep -E "^#[0-9]+[[:space:]]+DONE|stat::average_exec_per_sec" "$log" || true
 done
 rm -f "$log"
