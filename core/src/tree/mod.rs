@@ -66,7 +66,7 @@ pub use read::{ReadOp, ReadResult};
 pub use snapshot::SnapshotError;
 
 use acl::AclTable;
-use index::ChildIndex;
+use index::PathIndex;
 use node::{Arena, Node, NONE, ROOT};
 
 /// Tree configuration.
@@ -99,7 +99,7 @@ impl Default for TreeConfig {
 pub struct DataTree {
     config: TreeConfig,
     arena: Arena,
-    index: ChildIndex,
+    index: PathIndex,
     acls: AclTable,
     ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -155,7 +155,7 @@ impl DataTree {
         DataTree {
             config,
             arena: Arena::default(),
-            index: ChildIndex::default(),
+            index: PathIndex::default(),
             acls: AclTable::default(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
@@ -213,12 +213,7 @@ impl DataTree {
         if path.is_empty() || path == ROOT_PATH {
             return Some(ROOT);
         }
-        let rest = path.strip_prefix('/')?;
-        let mut cur = ROOT;
-        for comp in rest.split('/') {
-            cur = self.index.find(&self.arena, cur, comp.as_bytes())?;
-        }
-        Some(cur)
+        self.index.find(&self.arena, path)
     }
 
     /// The digest contribution of node `id` at `path`.
@@ -288,7 +283,7 @@ impl DataTree {
         let pos = u32::try_from(kids.len()).expect("fewer than 2^32 children");
         kids.push(id);
         self.arena.get_mut(id).index_in_parent = pos;
-        self.index.insert(&self.arena, id);
+        self.index.insert(&self.arena, id, path);
         self.node_count += 1;
         match NodeKind::from_ephemeral_owner(stat.ephemeral_owner) {
             NodeKind::Container => {
@@ -324,7 +319,7 @@ impl DataTree {
             );
             (n.parent, n.index_in_parent)
         };
-        self.index.remove(&self.arena, id);
+        self.index.remove(&self.arena, id, path);
         let kids = self
             .arena
             .get_mut(parent)

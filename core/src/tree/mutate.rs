@@ -38,9 +38,7 @@ impl DataTree {
         let (parent_path, name) = split_parent(path).expect("created path has a parent");
         let parent = self.resolve(parent_path).expect("create: parent exists");
         assert!(
-            self.index
-                .find(&self.arena, parent, name.as_bytes())
-                .is_none(),
+            self.index.find(&self.arena, path).is_none(),
             "create: {path} already exists"
         );
         assert!(
