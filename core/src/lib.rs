@@ -17,7 +17,17 @@
 
 #![warn(missing_docs)]
 
+pub(crate) mod pipeline;
 pub mod proto;
+pub mod replica;
+pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod types;
+pub mod zab;
+
+#[cfg(test)]
+mod tests;
+
+pub use replica::{CloseReason, Config, Input, LogRecord, Output, Recovered, Replica, SyncMode};
+pub use zab::PeerMessage;

@@ -1,0 +1,6 @@
+//! Core protocol tests: an in-crate harness (`harness`) wiring N replicas with a manual
+//! clock, and tests asserting exact output sequences.
+
+mod harness;
+mod standalone;
+mod zab;

@@ -1,0 +1,624 @@
+//! The leader's side of Zab: discovery (collect FOLLOWERINFO from a quorum, choose an epoch
+//! above every acceptedEpoch heard, LEADERINFO, collect ACKEPOCH), synchronization (DIFF /
+//! TRUNC / SNAP + NEWLEADER per learner, establish on a quorum of NEWLEADER ACKs including
+//! our own durable currentEpoch, then UPTODATE) and broadcast (PROPOSAL, COMMIT on a quorum
+//! of durable ACKs including our own, strictly in zxid order), heartbeats, and the
+//! leader-owned expiries (sessions, containers, TTL nodes).
+//!
+//! Invariants (`check_invariants`): `committed <= self_durable` (we never commit what we
+//! have not made durable ourselves); in broadcast, `currentEpoch == epoch`; every learner in
+//! `Synced` / `Active` was sent a history ending at or below our last logged zxid;
+//! `LeaderTick` is armed.
+
+use std::collections::BTreeMap;
+
+use tracing::{info, warn};
+
+use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
+use crate::tree::{prep, PendingChanges, PrepContext, PrepRejected, WriteOp};
+use crate::types::{Epoch, Id, Nanos, ServerId, SessionId, Zxid};
+use crate::zab::{Origin, PeerMessage, Role};
+
+/// Where the leader is. Protocol order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum LeaderPhase {
+    /// Collecting FOLLOWERINFO from a quorum.
+    AwaitingFollowerInfos,
+    /// Collecting ACKEPOCH from a quorum (and our own acceptedEpoch durable).
+    AwaitingEpochAcks,
+    /// Collecting NEWLEADER ACKs from a quorum (and our own currentEpoch durable).
+    AwaitingNewLeaderAcks,
+    /// Established: serving clients and broadcasting.
+    Broadcast,
+}
+
+/// Where one learner is. Protocol order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum LearnerPhase {
+    /// FOLLOWERINFO received; the epoch is not chosen yet.
+    AwaitingEpoch,
+    /// LEADERINFO sent.
+    AwaitingAckEpoch,
+    /// ACKEPOCH received; sync not sent yet (we are still in discovery).
+    AwaitingSyncStart,
+    /// Sync + NEWLEADER sent; receives proposals and commits.
+    AwaitingNewLeaderAck,
+    /// NEWLEADER acknowledged: its ACKs count.
+    Active,
+}
+
+#[derive(Debug)]
+pub(crate) struct Learner {
+    nonce: u64,
+    phase: LearnerPhase,
+    last_zxid: Zxid,
+    newleader_zxid: Zxid,
+    acked: Zxid,
+    last_heard: Nanos,
+}
+
+#[derive(Debug)]
+pub(crate) struct Leader {
+    pub(crate) epoch: Epoch,
+    pub(crate) phase: LeaderPhase,
+    started: Nanos,
+    accepted_epochs: BTreeMap<ServerId, Epoch>,
+    learners: BTreeMap<ServerId, Learner>,
+    self_epoch_durable: bool,
+    self_newleader_durable: bool,
+    self_durable: Zxid,
+    newleader_zxid: Zxid,
+    next_counter: u32,
+    pub(crate) pending: PendingChanges,
+}
+
+impl Leader {
+    pub(crate) fn new(now: Nanos) -> Leader {
+        Leader {
+            epoch: Epoch(0),
+            phase: LeaderPhase::AwaitingFollowerInfos,
+            started: now,
+            accepted_epochs: BTreeMap::new(),
+            learners: BTreeMap::new(),
+            self_epoch_durable: false,
+            self_newleader_durable: false,
+            self_durable: Zxid::ZERO,
+            newleader_zxid: Zxid::ZERO,
+            next_counter: 0,
+            pending: PendingChanges::new(),
+        }
+    }
+
+    pub(crate) fn is_established(&self) -> bool {
+        self.phase == LeaderPhase::Broadcast
+    }
+
+    pub(crate) fn remove_learner(&mut self, peer: ServerId) {
+        self.learners.remove(&peer);
+    }
+
+    fn streaming_learners(&self) -> Vec<ServerId> {
+        self.learners
+            .iter()
+            .filter(|(_, l)| l.phase >= LearnerPhase::AwaitingNewLeaderAck)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub(crate) fn check_invariants(&self, r: &Replica) {
+        assert!(
+            r.timers.is_armed(TimerKind::LeaderTick),
+            "leading without a tick timer"
+        );
+        if self.phase == LeaderPhase::Broadcast {
+            assert_eq!(
+                r.current_epoch, self.epoch,
+                "established with a stale currentEpoch"
+            );
+            assert!(
+                r.history.committed() <= self.self_durable,
+                "leader committed beyond its own durable log"
+            );
+            assert!(
+                r.history.last_logged().epoch() <= self.epoch,
+                "leader logged a txn above its epoch"
+            );
+        }
+        for (id, l) in &self.learners {
+            assert!(
+                l.newleader_zxid <= r.history.last_logged(),
+                "learner {id} synced beyond our log"
+            );
+            assert!(
+                l.acked <= r.history.last_logged(),
+                "learner {id} acked beyond our log"
+            );
+        }
+    }
+}
+
+impl Replica {
+    fn leader(&mut self) -> &mut Leader {
+        match &mut self.role {
+            Role::Leading(l) => l,
+            _ => panic!("not leading"),
+        }
+    }
+
+    fn leader_ref(&self) -> &Leader {
+        match &self.role {
+            Role::Leading(l) => l,
+            _ => panic!("not leading"),
+        }
+    }
+
+    pub(crate) fn start_leading(&mut self) {
+        let me = self.cfg.id;
+        let accepted = self.accepted_epoch;
+        self.leader().accepted_epochs.insert(me, accepted);
+        self.timers
+            .set(TimerKind::LeaderTick, self.now.add_ns(self.cfg.tick_ns));
+        self.maybe_choose_epoch();
+    }
+
+    pub(crate) fn on_leader_message(&mut self, from: ServerId, msg: PeerMessage) {
+        let now = self.now;
+        let known = if let Some(l) = self.leader().learners.get_mut(&from) {
+            l.last_heard = now;
+            true
+        } else {
+            false
+        };
+        match msg {
+            PeerMessage::FollowerInfo {
+                accepted_epoch,
+                last_zxid,
+                nonce,
+            } => self.on_follower_info(from, accepted_epoch, last_zxid, nonce),
+            _ if !known => self.drop_peer_message(from, "leader: unknown learner", &msg),
+            PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => self.on_ack_epoch(from, current_epoch, last_zxid),
+            PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
+            PeerMessage::Touch { sessions } => {
+                if self.leader_ref().is_established() {
+                    for s in sessions {
+                        self.sessions.touch(s, self.now, self.cfg.tick_ns);
+                    }
+                }
+            }
+            PeerMessage::Request {
+                origin,
+                session,
+                cxid,
+                op,
+                auth,
+            } => {
+                if origin.server != from
+                    || self
+                        .propose(session, cxid, &op, &auth, Some(origin))
+                        .is_err()
+                {
+                    self.emit_send(from, PeerMessage::Rejected { origin });
+                }
+            }
+            PeerMessage::Sync { origin } => {
+                let zxid = self.history.last_logged();
+                self.emit_send(from, PeerMessage::SyncReply { origin, zxid });
+            }
+            other => self.drop_peer_message(from, "leader: unexpected message", &other),
+        }
+    }
+
+    fn on_follower_info(&mut self, from: ServerId, accepted: Epoch, last_zxid: Zxid, nonce: u64) {
+        let now = self.now;
+        let l = self.leader();
+        if l.learners.get(&from).is_some_and(|x| x.nonce == nonce) {
+            return; // a retransmission of the attempt we are already handling
+        }
+        l.learners.insert(
+            from,
+            Learner {
+                nonce,
+                phase: LearnerPhase::AwaitingEpoch,
+                last_zxid,
+                newleader_zxid: Zxid::ZERO,
+                acked: Zxid::ZERO,
+                last_heard: now,
+            },
+        );
+        if l.phase == LeaderPhase::AwaitingFollowerInfos {
+            l.accepted_epochs.insert(from, accepted);
+            self.maybe_choose_epoch();
+        } else {
+            let epoch = l.epoch;
+            if let Some(x) = l.learners.get_mut(&from) {
+                x.phase = LearnerPhase::AwaitingAckEpoch;
+            }
+            self.emit_send(from, PeerMessage::LeaderInfo { epoch });
+        }
+    }
+
+    /// Discovery: once a quorum reported its acceptedEpoch, pick one above all of them.
+    fn maybe_choose_epoch(&mut self) {
+        let quorum = self.cfg.quorum();
+        let current = self.current_epoch;
+        let l = self.leader();
+        if l.phase != LeaderPhase::AwaitingFollowerInfos || l.accepted_epochs.len() < quorum {
+            return;
+        }
+        let max = l
+            .accepted_epochs
+            .values()
+            .copied()
+            .max()
+            .unwrap_or_default();
+        let epoch = Epoch(max.max(current).0 + 1);
+        l.epoch = epoch;
+        l.phase = LeaderPhase::AwaitingEpochAcks;
+        let waiting: Vec<ServerId> = l
+            .learners
+            .iter_mut()
+            .filter(|(_, x)| x.phase == LearnerPhase::AwaitingEpoch)
+            .map(|(id, x)| {
+                x.phase = LearnerPhase::AwaitingAckEpoch;
+                *id
+            })
+            .collect();
+        info!(epoch = epoch.0, "leader: new epoch chosen");
+        self.accepted_epoch = epoch;
+        self.emit_log_record(LogRecord::AcceptedEpoch(epoch));
+        let gen = self.role_gen;
+        self.defer(Deferred::LeaderAcceptedEpoch { gen });
+        for p in waiting {
+            self.emit_send(p, PeerMessage::LeaderInfo { epoch });
+        }
+    }
+
+    pub(crate) fn on_leader_accepted_epoch_durable(&mut self) {
+        self.leader().self_epoch_durable = true;
+        self.maybe_start_sync();
+    }
+
+    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid) {
+        let mine = (self.current_epoch, self.history.last_logged());
+        let l = self.leader();
+        let Some(x) = l.learners.get_mut(&from) else {
+            return;
+        };
+        if x.phase != LearnerPhase::AwaitingAckEpoch {
+            let msg = PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            };
+            self.drop_peer_message(from, "leader: ACKEPOCH out of phase", &msg);
+            return;
+        }
+        if (current_epoch, last_zxid) > mine {
+            // A follower has a more recent history than ours: we must not lead (Zab
+            // discovery step; ZooKeeper's Leader abandons the epoch the same way).
+            warn!(%from, epoch = current_epoch.0, %last_zxid, "follower is ahead of us; abandoning leadership");
+            self.start_election();
+            return;
+        }
+        x.last_zxid = last_zxid;
+        x.phase = LearnerPhase::AwaitingSyncStart;
+        if l.phase >= LeaderPhase::AwaitingNewLeaderAcks {
+            self.send_sync(from);
+        } else {
+            self.maybe_start_sync();
+        }
+    }
+
+    /// Synchronization starts once a quorum (us included, durably) acknowledged the epoch.
+    fn maybe_start_sync(&mut self) {
+        let quorum = self.cfg.quorum();
+        let l = self.leader_ref();
+        if l.phase != LeaderPhase::AwaitingEpochAcks || !l.self_epoch_durable {
+            return;
+        }
+        let acked: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.phase == LearnerPhase::AwaitingSyncStart)
+            .map(|(id, _)| *id)
+            .collect();
+        if acked.len() + 1 < quorum {
+            return;
+        }
+        let epoch = l.epoch;
+        let last = self.history.last_logged();
+        let l = self.leader();
+        l.phase = LeaderPhase::AwaitingNewLeaderAcks;
+        l.newleader_zxid = last;
+        info!(epoch = epoch.0, zxid = %last, "leader: synchronizing");
+        // Our own NEWLEADER ack: our whole history, then currentEpoch, durable.
+        self.current_epoch = epoch;
+        self.emit_log_record(LogRecord::CurrentEpoch(epoch));
+        let gen = self.role_gen;
+        self.defer(Deferred::LeaderCurrentEpoch { gen });
+        for p in acked {
+            self.send_sync(p);
+        }
+    }
+
+    /// Brings one learner to our history: DIFF, TRUNC + DIFF, or SNAP, then NEWLEADER.
+    fn send_sync(&mut self, to: ServerId) {
+        let last = self.history.last_logged();
+        let committed = self.history.committed();
+        let (epoch, their) = {
+            let l = self.leader_ref();
+            (l.epoch, l.learners[&to].last_zxid)
+        };
+        let h = &self.history;
+        let msg = if h.contains(their) && h.entries_after(their).len() <= self.cfg.diff_txns_max {
+            PeerMessage::Diff {
+                txns: h.entries_after(their),
+                committed,
+            }
+        } else if let Some(after) = h.floor(their).filter(|_| their >= h.log_start()) {
+            // The learner has txns we do not (never committed): cut them, then DIFF.
+            PeerMessage::Trunc {
+                after,
+                txns: h.entries_after(after),
+                committed,
+            }
+        } else {
+            let zxid = h.applied();
+            PeerMessage::Snap {
+                zxid,
+                data: h.tree.serialize(),
+                txns: h.entries_after(zxid),
+                committed,
+            }
+        };
+        self.emit_send(to, msg);
+        self.emit_send(to, PeerMessage::NewLeader { epoch, zxid: last });
+        if let Some(x) = self.leader().learners.get_mut(&to) {
+            x.phase = LearnerPhase::AwaitingNewLeaderAck;
+            x.newleader_zxid = last;
+        }
+    }
+
+    pub(crate) fn on_leader_current_epoch_durable(&mut self) {
+        let l = self.leader();
+        l.self_newleader_durable = true;
+        l.self_durable = l.self_durable.max(l.newleader_zxid);
+        self.maybe_establish();
+    }
+
+    fn on_ack(&mut self, from: ServerId, zxid: Zxid) {
+        let last = self.history.last_logged();
+        let established = self.leader_ref().is_established();
+        let committed = self.history.committed();
+        let l = self.leader();
+        let Some(x) = l.learners.get_mut(&from) else {
+            return;
+        };
+        match x.phase {
+            LearnerPhase::AwaitingNewLeaderAck if zxid == x.newleader_zxid => {
+                x.phase = LearnerPhase::Active;
+                x.acked = zxid;
+                if established {
+                    self.emit_send(from, PeerMessage::UpToDate { committed });
+                } else {
+                    self.maybe_establish();
+                }
+            }
+            LearnerPhase::Active if zxid <= last => {
+                x.acked = x.acked.max(zxid);
+                self.maybe_commit();
+            }
+            _ => {
+                self.drop_peer_message(
+                    from,
+                    "leader: ACK out of phase",
+                    &PeerMessage::Ack { zxid },
+                );
+                self.leader().learners.remove(&from);
+            }
+        }
+    }
+
+    fn maybe_establish(&mut self) {
+        let quorum = self.cfg.quorum();
+        let l = self.leader_ref();
+        if l.phase != LeaderPhase::AwaitingNewLeaderAcks || !l.self_newleader_durable {
+            return;
+        }
+        let active: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.phase == LearnerPhase::Active)
+            .map(|(id, _)| *id)
+            .collect();
+        if active.len() + 1 < quorum {
+            return;
+        }
+        let newleader_zxid = l.newleader_zxid;
+        let epoch = l.epoch;
+        let l = self.leader();
+        l.phase = LeaderPhase::Broadcast;
+        self.commit_through(newleader_zxid);
+        let committed = self.history.committed();
+        info!(epoch = epoch.0, %committed, "leading: established, serving");
+        for p in active {
+            self.emit_send(p, PeerMessage::UpToDate { committed });
+        }
+        let sessions: Vec<(SessionId, i32)> = self
+            .history
+            .tree
+            .sessions()
+            .iter()
+            .map(|(s, t)| (*s, *t))
+            .collect();
+        self.sessions.reset(&sessions, self.now, self.cfg.tick_ns);
+        self.pipeline_start_serving();
+    }
+
+    pub(crate) fn on_self_ack(&mut self, zxid: Zxid) {
+        let l = self.leader();
+        l.self_durable = l.self_durable.max(zxid);
+        self.maybe_commit();
+    }
+
+    /// COMMIT the highest zxid of our epoch durable on a quorum that includes us.
+    fn maybe_commit(&mut self) {
+        let quorum = self.cfg.quorum();
+        let l = self.leader_ref();
+        if !l.is_established() {
+            return;
+        }
+        let mut acks: Vec<Zxid> = l
+            .learners
+            .values()
+            .filter(|x| x.phase == LearnerPhase::Active)
+            .map(|x| x.acked)
+            .collect();
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let point = if quorum == 1 {
+            l.self_durable
+        } else if acks.len() + 1 >= quorum {
+            l.self_durable.min(acks[quorum - 2])
+        } else {
+            return;
+        };
+        if point <= self.history.committed() || point.epoch() != l.epoch {
+            return;
+        }
+        for p in l.streaming_learners() {
+            self.emit_send(p, PeerMessage::Commit { zxid: point });
+        }
+        self.commit_through(point);
+    }
+
+    /// Turns a write into the next transaction and broadcasts it. `Err` when the leader
+    /// cannot take it (not established, too many in flight, zxid space exhausted, or prep
+    /// refused it outright).
+    pub(crate) fn propose(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        op: &WriteOp,
+        auth: &[Id],
+        origin: Option<Origin>,
+    ) -> Result<Zxid, ProposeError> {
+        let inflight = self.history.uncommitted_len();
+        let time = self.wall;
+        let l = self.leader_ref();
+        if !l.is_established() {
+            return Err(ProposeError::NotEstablished);
+        }
+        if inflight >= self.cfg.proposals_inflight_max {
+            return Err(ProposeError::Overloaded);
+        }
+        if l.next_counter == u32::MAX - 1 {
+            // ZooKeeper's leader abdicates before the counter wraps, forcing a new epoch.
+            info!("zxid counter exhausted; abdicating");
+            self.start_election();
+            return Err(ProposeError::NotEstablished);
+        }
+        let zxid = Zxid::new(l.epoch, l.next_counter + 1);
+        let session = match op {
+            // Session ids are the zxid of their createSession: unique across the ensemble
+            // and across restarts, never 0, never a container / TTL marker.
+            WriteOp::CreateSession { .. } => SessionId(zxid.0),
+            _ => session,
+        };
+        let ctx = PrepContext {
+            session,
+            cxid,
+            zxid,
+            time,
+            auth,
+        };
+        let Role::Leading(l) = &mut self.role else {
+            unreachable!("checked above")
+        };
+        let txn = prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
+            .map_err(ProposeError::Rejected)?;
+        l.next_counter += 1;
+        let targets = l.streaming_learners();
+        self.history.append(txn.clone());
+        self.emit_log_record(LogRecord::Txn(txn.clone()));
+        let gen = self.role_gen;
+        self.defer(Deferred::SelfAck { gen, zxid });
+        for p in targets {
+            let msg = PeerMessage::Proposal {
+                txn: txn.clone(),
+                origin: origin.filter(|o| o.server == p),
+            };
+            self.emit_send(p, msg);
+        }
+        Ok(zxid)
+    }
+
+    pub(crate) fn on_leader_tick_expired(&mut self) {
+        let now = self.now;
+        let tick = self.cfg.tick_ns;
+        let quorum = self.cfg.quorum();
+        let sync_limit_ns = self.cfg.sync_limit_ticks * tick;
+        let l = self.leader_ref();
+        if !l.is_established() {
+            if now.since(l.started) > self.cfg.init_limit_ticks * tick {
+                info!(epoch = l.epoch.0, "leader not established within initLimit");
+                self.start_election();
+                return;
+            }
+            self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
+            return;
+        }
+        let alive = l
+            .learners
+            .values()
+            .filter(|x| x.phase == LearnerPhase::Active && now.since(x.last_heard) <= sync_limit_ns)
+            .count();
+        if alive + 1 < quorum {
+            info!(
+                epoch = l.epoch.0,
+                alive, "leader lost its quorum; stepping down"
+            );
+            self.start_election();
+            return;
+        }
+        for p in l.streaming_learners() {
+            self.emit_send(p, PeerMessage::Ping);
+        }
+        self.expire_sessions();
+        self.expire_nodes();
+        self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
+    }
+
+    fn expire_sessions(&mut self) {
+        for s in self.sessions.expired(self.now) {
+            info!(session = %s, "session expired");
+            if self
+                .propose(s, 0, &WriteOp::CloseSession, &[], None)
+                .is_ok()
+            {
+                self.sessions.mark_closing(s);
+            }
+        }
+    }
+
+    /// Containers and TTL nodes, issued only when nothing is in flight (so a due node is
+    /// never proposed twice).
+    fn expire_nodes(&mut self) {
+        if self.history.uncommitted_len() > 0 {
+            return;
+        }
+        for (path, _) in self.history.tree.due_for_expiry(self.wall) {
+            let _ = self.propose(SessionId(0), 0, &WriteOp::DeleteExpired { path }, &[], None);
+        }
+    }
+}
+
+/// Why `propose` did not issue a transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProposeError {
+    NotEstablished,
+    Overloaded,
+    Rejected(PrepRejected),
+}
