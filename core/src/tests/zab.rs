@@ -484,3 +484,111 @@ fn restarted_follower_rejoins_running_ensemble() {
     c.advance(TICK_NS);
     assert!(c.nodes[f].tree().stat("/b").is_some());
 }
+
+#[test]
+fn follower_sync_waits_for_leader_history_then_answers() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = follower(&c, l);
+    c.connect(f, 1);
+    c.connect(l, 2);
+    c.send(l, 2, 1, create("/s"));
+    let mark = c.client[f].len();
+    c.send(
+        f,
+        1,
+        9,
+        Request::Sync(crate::proto::jute::PathRequest { path: "/s".into() }),
+    );
+    c.settle();
+    let outs = c.client_since(f, 1, mark);
+    let Some(Output::Reply { header, .. }) = outs.first() else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(header.xid, 9);
+    assert!(header.zxid >= c.nodes[l].committed_zxid());
+    assert!(c.nodes[f].tree().stat("/s").is_some());
+}
+
+#[test]
+fn session_created_on_follower_resumes_on_another_server_and_touches_keep_it_alive() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = follower(&c, l);
+    let other = (0..3).find(|i| *i != l && *i != f).unwrap();
+    let r = c.connect(f, 1);
+    assert_ne!(r.timeout_ms, 0);
+    // Pings on the follower for longer than the timeout: its touches reach the leader.
+    for _ in 0..25 {
+        c.advance(TICK_NS);
+        c.send(f, 1, -2, Request::Ping);
+    }
+    assert!(
+        c.nodes[l].tree().sessions().contains_key(&r.session_id),
+        "touched session expired"
+    );
+    c.step(
+        f,
+        Input::ClientClosed {
+            conn: crate::types::ConnId(1),
+        },
+    );
+    let again = c
+        .connect_with(
+            other,
+            2,
+            crate::proto::jute::ConnectRequest {
+                session_id: r.session_id,
+                passwd: r.passwd.clone(),
+                timeout_ms: 1_000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.session_id, r.session_id);
+    // Silence: the leader expires it and every replica drops it.
+    c.step(
+        other,
+        Input::ClientClosed {
+            conn: crate::types::ConnId(2),
+        },
+    );
+    c.advance(30 * TICK_NS);
+    for i in 0..3 {
+        assert!(!c.nodes[i].tree().sessions().contains_key(&r.session_id));
+    }
+}
+
+#[test]
+fn forwarded_write_for_a_dead_session_is_a_session_expired_txn() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = follower(&c, l);
+    let before = c.nodes[l].last_logged_zxid();
+    // A (hostile or late) forwarded ephemeral create for session 0 must not panic the leader.
+    c.step(
+        l,
+        Input::Peer {
+            from: sid(f),
+            msg: PeerMessage::Request {
+                origin: crate::zab::Origin {
+                    server: sid(f),
+                    request: 1,
+                },
+                session: crate::types::SessionId(0),
+                cxid: 1,
+                op: crate::tree::WriteOp::Create {
+                    path: "/e".into(),
+                    data: None,
+                    acl: Acl::open_unsafe(),
+                    flags: 1,
+                    op: crate::tree::CreateOp::Create,
+                },
+                auth: vec![],
+            },
+        },
+    );
+    c.settle();
+    assert!(c.nodes[l].last_logged_zxid() > before);
+    assert!(c.nodes[l].tree().stat("/e").is_none());
+}

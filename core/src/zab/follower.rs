@@ -241,7 +241,7 @@ impl Replica {
         }
         if let Some((zxid, data)) = snap {
             match DataTree::deserialize(&data, self.cfg.tree.clone()) {
-                Ok(tree) if tree.last_zxid() == zxid => {
+                Ok(tree) if tree.last_zxid() == zxid && zxid >= self.history.applied() => {
                     self.history.install(tree);
                     self.emit_install_snapshot(zxid, data);
                 }

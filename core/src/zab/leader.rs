@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 use tracing::{info, warn};
 
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
+use crate::session::negotiate_timeout_ms;
 use crate::tree::{prep, PendingChanges, PrepContext, PrepRejected, WriteOp};
-use crate::types::{Epoch, Id, Nanos, ServerId, SessionId, Zxid};
+use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::types::{Epoch, ErrorCode, Id, Nanos, ServerId, SessionId, Zxid};
 use crate::zab::{Origin, PeerMessage, Role};
 
 /// Where the leader is. Protocol order.
@@ -534,12 +536,54 @@ impl Replica {
             time,
             auth,
         };
+        // The session must be live and not being closed (ZooKeeper's leader-side
+        // `checkSession`): otherwise the write becomes a SessionExpired error txn. This also
+        // keeps an ephemeral from being created for a session whose close is in flight.
+        let internal = session == SessionId(0) && matches!(op, WriteOp::DeleteExpired { .. });
+        let session_live = matches!(op, WriteOp::CreateSession { .. })
+            || internal
+            || (self.history.tree.sessions().contains_key(&session)
+                && !self.sessions.is_closing(session));
+        let clamped;
+        let op = match op {
+            WriteOp::CreateSession { timeout_ms } => {
+                clamped = WriteOp::CreateSession {
+                    timeout_ms: negotiate_timeout_ms(
+                        *timeout_ms,
+                        self.cfg.session_timeout_ms_min,
+                        self.cfg.session_timeout_ms_max,
+                    ),
+                };
+                &clamped
+            }
+            other => other,
+        };
         let Role::Leading(l) = &mut self.role else {
             unreachable!("checked above")
         };
-        let txn = prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
-            .map_err(ProposeError::Rejected)?;
+        let txn = if session_live {
+            prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
+                .map_err(ProposeError::Rejected)?
+        } else {
+            Txn {
+                header: TxnHeader {
+                    session,
+                    cxid,
+                    zxid,
+                    time,
+                },
+                body: TxnBody::Error {
+                    err: ErrorCode::SessionExpired,
+                },
+            }
+        };
         l.next_counter += 1;
+        if session_live && matches!(op, WriteOp::CloseSession) {
+            self.sessions.mark_closing(session);
+        }
+        let Role::Leading(l) = &mut self.role else {
+            unreachable!("checked above")
+        };
         let targets = l.streaming_learners();
         self.history.append(txn.clone());
         self.emit_log_record(LogRecord::Txn(txn.clone()));
@@ -594,12 +638,7 @@ impl Replica {
     fn expire_sessions(&mut self) {
         for s in self.sessions.expired(self.now) {
             info!(session = %s, "session expired");
-            if self
-                .propose(s, 0, &WriteOp::CloseSession, &[], None)
-                .is_ok()
-            {
-                self.sessions.mark_closing(s);
-            }
+            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], None);
         }
     }
 
