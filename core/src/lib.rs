@@ -11,9 +11,10 @@
 //!   incrementally maintained digest, and the container / TTL expiry query.
 //! - [`txn`]: the replicated transactions and their pure `apply`.
 //! - [`proto::jute`]: the ZooKeeper client wire codec.
-//!
-//! What later issues add: the `Replica` (Zab election, discovery, sync, broadcast),
-//! sessions, the request pipeline and watches, and the peer protocol.
+//! - [`watch`]: the per-server watch manager.
+//! - [`replica`]: the `Replica` — one whole server (its contract: `Input`, `Output`,
+//!   `Config`, `Recovered`, `LogRecord`), built from [`zab`] (election, discovery, sync,
+//!   broadcast, the peer protocol), [`session`] and the request pipeline.
 
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod types;
+pub mod watch;
 pub mod zab;
 
 #[cfg(test)]
