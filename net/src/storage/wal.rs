@@ -1,0 +1,428 @@
+//! The write-ahead log's byte format: segment headers, record frames, and the scan that
+//! recovery runs over one segment.
+//!
+//! Segment file `log.<first zxid, 16 hex digits>`:
+//! ```text
+//! header (16 bytes): magic "ARBL" | version u32 LE (1) | first zxid i64 LE
+//! frames, back to back:
+//!   len u32 LE      bytes after the crc field (= 9 + payload length)
+//!   crc u32 LE      CRC32C of the `len` bytes that follow
+//!   zxid i64 LE     the txn's zxid (must equal the payload's)
+//!   kind u8         0 AcceptedEpoch, 1 CurrentEpoch, 2 Txn (the LogRecord variant)
+//!   payload         postcard(LogRecord)
+//! ```
+//! Inputs: bytes from disk (hostile: never panic, allocate at most what the file holds).
+//! Invariants: `FRAME_LEN_MIN <= len <= RECORD_LEN_MAX + 9`; the CRC is checked when a frame
+//! is written (the encoder decodes what it produced in debug builds) and when it is read.
+
+use std::path::{Path, PathBuf};
+
+use arbor_core::replica::LogRecord;
+use arbor_core::txn::Txn;
+use arbor_core::types::Zxid;
+
+use super::StorageError;
+
+/// Bytes before the payload: len, crc, zxid, kind.
+pub const FRAME_HEADER_LEN: usize = 4 + 4 + 8 + 1;
+/// Largest payload accepted (ZooKeeper's jute.maxbuffer is 1 MiB; a multi may be larger).
+pub const RECORD_LEN_MAX: usize = 32 * 1024 * 1024;
+/// Segment file magic number.
+pub const SEGMENT_MAGIC: [u8; 4] = *b"ARBL";
+/// Segment format version.
+pub const SEGMENT_VERSION: u32 = 1;
+/// Segment header length.
+pub const SEGMENT_HEADER_LEN: usize = 16;
+
+/// Why one frame does not decode.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The checksum does not match.
+    #[error("CRC32C mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Crc {
+        /// CRC in the frame.
+        stored: u32,
+        /// CRC of the bytes.
+        computed: u32,
+    },
+    /// The payload is not a postcard `LogRecord`.
+    #[error("payload does not decode as a log record")]
+    Decode,
+    /// The kind byte does not match the payload's variant.
+    #[error("kind byte {kind} does not match the payload")]
+    KindMismatch {
+        /// Kind byte.
+        kind: u8,
+    },
+    /// The length field is below the smallest frame.
+    #[error("frame length {len} is below the minimum {min}")]
+    TooShort {
+        /// Length field.
+        len: u32,
+        /// Minimum.
+        min: u32,
+    },
+    /// The length field is above the largest frame.
+    #[error("frame length {len} exceeds the limit {max}")]
+    TooLong {
+        /// Length field.
+        len: u32,
+        /// Maximum.
+        max: u32,
+    },
+    /// The input ends inside the frame.
+    #[error("input ends {have} bytes into a frame that needs {need}")]
+    Truncated {
+        /// Bytes available.
+        have: usize,
+        /// Bytes the frame needs.
+        need: usize,
+    },
+    /// The log holds a record kind it never should (epochs live in the epoch files).
+    #[error("record kind {kind} is not a txn")]
+    UnexpectedKind {
+        /// Kind byte.
+        kind: u8,
+    },
+    /// The frame's zxid differs from the txn's.
+    #[error("frame zxid {frame} differs from the txn's {txn}")]
+    ZxidMismatch {
+        /// Zxid field.
+        frame: Zxid,
+        /// Zxid in the payload.
+        txn: Zxid,
+    },
+}
+
+/// Encodes a txn as one frame, appended to `out`.
+pub fn encode_frame(txn: &Txn, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    let record = LogRecord::Txn(txn.clone());
+    // Serializing plain owned data into a Vec cannot fail.
+    let payload = postcard::to_allocvec(&record).expect("log record serializes");
+    if payload.len() > RECORD_LEN_MAX {
+        return Err(StorageError::RecordTooLarge {
+            len: payload.len(),
+            max: RECORD_LEN_MAX,
+        });
+    }
+    let start = out.len();
+    let len = (8 + 1 + payload.len()) as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&txn.header.zxid.0.to_le_bytes());
+    out.push(kind_of(&record));
+    out.extend_from_slice(&payload);
+    let crc = crc32c::crc32c(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    // Write-time half of the paired check: what we wrote reads back as the same txn.
+    debug_assert_eq!(
+        decode_frame(&out[start..]).map(|(t, n)| (t.header.zxid, n)),
+        Ok((txn.header.zxid, out.len() - start)),
+        "frame does not read back"
+    );
+    Ok(())
+}
+
+/// Decodes the frame at the start of `bytes`: the txn and the frame's length in bytes.
+pub fn decode_frame(bytes: &[u8]) -> Result<(Txn, usize), FrameError> {
+    if bytes.len() < 8 {
+        return Err(FrameError::Truncated {
+            have: bytes.len(),
+            need: 8,
+        });
+    }
+    let len = u32::from_le_bytes(le4(&bytes[0..4]));
+    let stored = u32::from_le_bytes(le4(&bytes[4..8]));
+    if (len as usize) < FRAME_LEN_MIN {
+        return Err(FrameError::TooShort {
+            len,
+            min: FRAME_LEN_MIN as u32,
+        });
+    }
+    if len as usize > FRAME_LEN_MAX {
+        return Err(FrameError::TooLong {
+            len,
+            max: FRAME_LEN_MAX as u32,
+        });
+    }
+    let need = 8 + len as usize;
+    let Some(body) = bytes.get(8..need) else {
+        return Err(FrameError::Truncated {
+            have: bytes.len(),
+            need,
+        });
+    };
+    let computed = crc32c::crc32c(body);
+    if computed != stored {
+        return Err(FrameError::Crc { stored, computed });
+    }
+    let frame_zxid = Zxid(i64::from_le_bytes(le8(&body[0..8])));
+    let kind = body[8];
+    let record: LogRecord = postcard::from_bytes(&body[9..]).map_err(|_| FrameError::Decode)?;
+    if kind_of(&record) != kind {
+        return Err(FrameError::KindMismatch { kind });
+    }
+    let LogRecord::Txn(txn) = record else {
+        return Err(FrameError::UnexpectedKind { kind });
+    };
+    if txn.header.zxid != frame_zxid {
+        return Err(FrameError::ZxidMismatch {
+            frame: frame_zxid,
+            txn: txn.header.zxid,
+        });
+    }
+    Ok((txn, need))
+}
+
+/// The segment header for a segment whose first record is `first`.
+pub(crate) fn segment_header(first: Zxid) -> [u8; SEGMENT_HEADER_LEN] {
+    let mut h = [0; SEGMENT_HEADER_LEN];
+    h[0..4].copy_from_slice(&SEGMENT_MAGIC);
+    h[4..8].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
+    h[8..16].copy_from_slice(&first.0.to_le_bytes());
+    h
+}
+
+/// The file name of the segment starting at `first`.
+pub(crate) fn segment_name(first: Zxid) -> String {
+    format!("{SEGMENT_PREFIX}{:016x}", first.0 as u64)
+}
+
+/// Parses a zxid from the hex suffix of one of our file names.
+pub(crate) fn parse_hex_zxid(s: &str) -> Option<Zxid> {
+    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok().map(|v| Zxid(v as i64))
+}
+
+/// One scanned segment.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// Valid txns, in file order, with the byte offset of each frame.
+    pub(crate) txns: Vec<(u64, Txn)>,
+    /// End of the last valid frame.
+    pub(crate) valid_len: u64,
+    /// The first frame that did not decode, and whether a valid frame follows it.
+    pub(crate) damage: Option<Damage>,
+}
+
+/// A frame that did not decode.
+#[derive(Debug)]
+pub(crate) struct Damage {
+    pub(crate) offset: u64,
+    pub(crate) error: FrameError,
+    /// A valid frame starts somewhere after the damage: not a torn tail.
+    pub(crate) valid_after: bool,
+}
+
+/// Checks a segment's header against its file name. `Ok(None)`: the file is shorter than a
+/// header (a segment torn while being created).
+pub(crate) fn check_segment_header(
+    path: &Path,
+    bytes: &[u8],
+    first: Zxid,
+) -> Result<Option<()>, StorageError> {
+    let Some(h) = bytes.get(..SEGMENT_HEADER_LEN) else {
+        return Ok(None);
+    };
+    if h.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    if h[0..4] != SEGMENT_MAGIC {
+        return Err(StorageError::BadMagic {
+            path: path.to_path_buf(),
+        });
+    }
+    let version = u32::from_le_bytes(le4(&h[4..8]));
+    if version != SEGMENT_VERSION {
+        return Err(StorageError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            version,
+            supported: SEGMENT_VERSION,
+        });
+    }
+    if Zxid(i64::from_le_bytes(le8(&h[8..16]))) != first {
+        return Err(StorageError::BadSegmentHeader {
+            path: path.to_path_buf(),
+            reason: "first zxid differs from the file name",
+        });
+    }
+    Ok(Some(()))
+}
+
+/// Scans the frames of a segment (after its header).
+pub(crate) fn scan_frames(bytes: &[u8]) -> Scan {
+    let mut at = SEGMENT_HEADER_LEN.min(bytes.len());
+    let mut txns = Vec::new();
+    while at < bytes.len() {
+        match decode_frame(&bytes[at..]) {
+            Ok((txn, n)) => {
+                txns.push((at as u64, txn));
+                at += n;
+            }
+            Err(error) => {
+                let valid_after = (at + 1..bytes.len()).any(|o| decode_frame(&bytes[o..]).is_ok());
+                return Scan {
+                    txns,
+                    valid_len: at as u64,
+                    damage: Some(Damage {
+                        offset: at as u64,
+                        error,
+                        valid_after,
+                    }),
+                };
+            }
+        }
+    }
+    Scan {
+        txns,
+        valid_len: at as u64,
+        damage: None,
+    }
+}
+
+/// Lists `(first zxid, path)` of the segments in `dir`, sorted.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, StorageError> {
+    let mut out = Vec::new();
+    for (name, path) in super::file::dir_entries(dir)? {
+        let Some(rest) = name.strip_prefix(SEGMENT_PREFIX) else {
+            continue;
+        };
+        if rest.ends_with(super::fsutil::TMP_SUFFIX) {
+            continue;
+        }
+        match parse_hex_zxid(rest) {
+            Some(z) => out.push((z, path)),
+            None => return Err(StorageError::UnknownFile { path }),
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn kind_of(record: &LogRecord) -> u8 {
+    match record {
+        LogRecord::AcceptedEpoch(_) => 0,
+        LogRecord::CurrentEpoch(_) => 1,
+        LogRecord::Txn(_) => 2,
+    }
+}
+
+fn le4(b: &[u8]) -> [u8; 4] {
+    // Callers slice exactly 4 bytes.
+    b.try_into().expect("4 bytes")
+}
+
+fn le8(b: &[u8]) -> [u8; 8] {
+    // Callers slice exactly 8 bytes.
+    b.try_into().expect("8 bytes")
+}
+
+/// Segment file name prefix.
+pub(crate) const SEGMENT_PREFIX: &str = "log.";
+/// Smallest `len` field: zxid, kind and a one-byte payload. A zero-filled region (a file
+/// extended but not written before a crash) therefore never decodes.
+const FRAME_LEN_MIN: usize = 8 + 1 + 1;
+const FRAME_LEN_MAX: usize = 8 + 1 + RECORD_LEN_MAX;
+
+const _: () = assert!(FRAME_HEADER_LEN == 8 + FRAME_LEN_MIN - 1);
+const _: () = assert!(FRAME_LEN_MAX <= u32::MAX as usize);
+
+#[cfg(test)]
+mod tests {
+    use arbor_core::txn::{TxnBody, TxnHeader};
+    use arbor_core::types::{Epoch, SessionId, WallMillis};
+
+    use super::*;
+
+    pub(crate) fn txn(zxid: Zxid) -> Txn {
+        Txn {
+            header: TxnHeader {
+                session: SessionId(1),
+                cxid: 1,
+                zxid,
+                time: WallMillis(0),
+            },
+            body: TxnBody::Check {
+                path: "/a".into(),
+                version: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn frame_round_trip_and_layout() {
+        let t = txn(Zxid::new(Epoch(1), 2));
+        let mut buf = Vec::new();
+        encode_frame(&t, &mut buf).unwrap();
+        let len = u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
+        assert_eq!(buf.len(), 8 + len);
+        assert_eq!(&buf[8..16], &Zxid::new(Epoch(1), 2).0.to_le_bytes());
+        assert_eq!(buf[16], 2);
+        assert_eq!(decode_frame(&buf), Ok((t, buf.len())));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_detected() {
+        let t = txn(Zxid::new(Epoch(1), 2));
+        let mut buf = Vec::new();
+        encode_frame(&t, &mut buf).unwrap();
+        for bit in 0..buf.len() * 8 {
+            let mut b = buf.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode_frame(&b).is_err(), "flip of bit {bit} undetected");
+        }
+    }
+
+    #[test]
+    fn hostile_lengths_are_bounded() {
+        let mut b = vec![0xff; 16];
+        assert!(matches!(decode_frame(&b), Err(FrameError::TooLong { .. })));
+        b[0..4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(matches!(
+            decode_frame(&b),
+            Err(FrameError::Truncated { need: 1008, .. })
+        ));
+        assert!(matches!(
+            decode_frame(&[0; 32]),
+            Err(FrameError::TooShort { .. })
+        ));
+        assert!(matches!(
+            decode_frame(&[1, 2]),
+            Err(FrameError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn epoch_records_in_the_log_are_rejected() {
+        let payload = postcard::to_allocvec(&LogRecord::CurrentEpoch(Epoch(3))).unwrap();
+        let mut b = Vec::new();
+        b.extend_from_slice(&((9 + payload.len()) as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&0i64.to_le_bytes());
+        b.push(1);
+        b.extend_from_slice(&payload);
+        let crc = crc32c::crc32c(&b[8..]);
+        b[4..8].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            decode_frame(&b),
+            Err(FrameError::UnexpectedKind { kind: 1 })
+        );
+    }
+
+    #[test]
+    fn hex_names() {
+        assert_eq!(segment_name(Zxid(0x1_0000_0002)), "log.0000000100000002");
+        assert_eq!(
+            parse_hex_zxid("0000000100000002"),
+            Some(Zxid(0x1_0000_0002))
+        );
+        assert_eq!(parse_hex_zxid("1a"), Some(Zxid(0x1a)));
+        assert_eq!(parse_hex_zxid(""), None);
+        assert_eq!(parse_hex_zxid("xyz"), None);
+        assert_eq!(parse_hex_zxid("+1"), None);
+        assert_eq!(parse_hex_zxid("00000000000000001"), None);
+    }
+}
