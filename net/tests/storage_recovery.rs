@@ -501,3 +501,69 @@ fn segment_torn_while_being_created_is_removed() {
     assert_eq!(r.recovered.log, txns(2));
     assert_eq!(r.report.empty_segments_removed.len(), 1);
 }
+
+#[test]
+fn an_epoch_file_is_written_only_after_earlier_txns_are_durable() {
+    // ZOOKEEPER-4643: a crash right after currentEpoch is written must not leave a log
+    // shorter than the one the epoch was written for.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = fresh_with(dir.path(), opts(dir.path()), &txns(2));
+    let more: Vec<LogRecord> = txns(5)[2..].iter().cloned().map(LogRecord::Txn).collect();
+    s.append(PersistToken(20), &more).unwrap();
+    s.append(PersistToken(21), &[LogRecord::CurrentEpoch(Epoch(1))])
+        .unwrap();
+    drop(s); // crash before sync
+    let r = open(dir.path());
+    assert_eq!(r.recovered.current_epoch, Epoch(1));
+    assert_eq!(r.recovered.log, txns(5));
+}
+
+#[test]
+fn crash_inside_install_snapshot_recovers_a_consistent_state() {
+    // The state between install steps 2 and 3: the new snapshot is durable, the old log
+    // (already cut to the snapshot zxid) is still there.
+    let dir = tempfile::tempdir().unwrap();
+    drop(fresh_with(dir.path(), opts(dir.path()), &txns(6)));
+    arbor_net::storage::write_snapshot_file(dir.path(), z(2, 4), b"leader@2.4").unwrap();
+    let r = open(dir.path());
+    assert_eq!(
+        r.recovered.snapshot,
+        Some((z(2, 4), b"leader@2.4".to_vec()))
+    );
+    assert!(r.recovered.log.is_empty());
+    let mut s = r.storage;
+    assert_eq!(s.last_zxid(), z(2, 4));
+    s.append(PersistToken(1), &[LogRecord::Txn(txn(z(2, 5), 5))])
+        .unwrap();
+    s.sync().unwrap();
+    drop(s);
+    assert_eq!(open(dir.path()).recovered.log, vec![txn(z(2, 5), 5)]);
+}
+
+#[test]
+fn an_io_failure_poisons_the_storage() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    let o = StorageOptions {
+        data_log_dir: logs.clone(),
+        ..StorageOptions::new(root.path().join("data"))
+    };
+    let mut s = fresh_with(root.path(), o, &txns(1));
+    // The log directory disappears under us: the truncation cannot be made durable.
+    fs::remove_dir_all(&logs).unwrap();
+    let e = s.truncate_log(PersistToken(2), z(1, 0)).unwrap_err();
+    assert!(matches!(e, StorageError::Io { .. }), "{e}");
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "io::Error source kept"
+    );
+    assert!(matches!(
+        s.append(PersistToken(3), &[LogRecord::Txn(txn(z(1, 1), 1))]),
+        Err(StorageError::Poisoned)
+    ));
+    assert!(matches!(s.sync(), Err(StorageError::Poisoned)));
+    assert!(matches!(
+        s.save_snapshot(z(1, 1), b"x"),
+        Err(StorageError::Poisoned)
+    ));
+}

@@ -619,12 +619,18 @@ fn read_log(
         }
         for (offset, txn) in scan.txns {
             let zxid = txn.header.zxid;
-            // Read-time half of the order check `append_txn` asserts. Before the first
-            // record, the snapshot is what the log must continue.
-            let prev = log.last().map_or(base, |t| t.header.zxid);
-            let ok = match log.last() {
-                Some(_) => zxid_follows(prev, zxid),
-                None => zxid <= base || zxid_follows(base, zxid),
+            // Read-time half of the order check `append_txn` asserts. A record above the
+            // snapshot must continue the snapshot or the record before it, whichever is
+            // newer (records at or below the snapshot may come from a history an
+            // interrupted InstallSnapshot replaced: the snapshot is what the log continues).
+            let last = log.last().map(|t| t.header.zxid);
+            let (prev, ok) = match last {
+                _ if zxid > base => {
+                    let prev = last.map_or(base, |l| l.max(base));
+                    (prev, zxid_follows(prev, zxid))
+                }
+                Some(l) => (l, zxid_follows(l, zxid)),
+                None => (base, true),
             };
             if !ok {
                 return Err(StorageError::ZxidGap {
