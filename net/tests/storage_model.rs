@@ -13,19 +13,33 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Append { n: u32, new_epoch: bool },
+    Append {
+        n: u32,
+        new_epoch: bool,
+    },
     Crash,
-    Install { jump: u32 },
-    Purge { retain: usize },
+    /// A crash after the kernel wrote part of the unsynced frames.
+    TornCrash {
+        bytes: usize,
+    },
+    Install {
+        jump: u32,
+    },
+    Purge {
+        retain: usize,
+    },
     Snapshot,
     Sync,
-    Truncate { back: usize },
+    Truncate {
+        back: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (1u32..5, prop::bool::weighted(0.15)).prop_map(|(n, new_epoch)| Op::Append { n, new_epoch }),
         1 => Just(Op::Crash),
+        1 => (0usize..400).prop_map(|bytes| Op::TornCrash { bytes }),
         1 => (1u32..4).prop_map(|jump| Op::Install { jump }),
         1 => (1usize..4).prop_map(|retain| Op::Purge { retain }),
         2 => Just(Op::Snapshot),
@@ -73,8 +87,13 @@ fn options(dir: &std::path::Path) -> StorageOptions {
 }
 
 /// Crash (drop without sync), reopen, check, and adopt what was recovered.
-fn crash_and_check(dir: &std::path::Path, s: FileStorage, m: &mut Model) -> FileStorage {
-    drop(s);
+fn crash_and_check(
+    dir: &std::path::Path,
+    s: FileStorage,
+    torn_bytes: usize,
+    m: &mut Model,
+) -> FileStorage {
+    s.simulate_crash(torn_bytes);
     let o = FileStorage::open(options(dir)).expect("recovery after a crash");
     assert_eq!(o.recovered.accepted_epoch, Epoch(m.epoch));
     let base = m.newest_snapshot();
@@ -144,7 +163,8 @@ fn run(ops: Vec<Op>) {
                 }
                 s.append(next_token(), &records).unwrap();
             }
-            Op::Crash => s = crash_and_check(dir.path(), s, &mut m),
+            Op::Crash => s = crash_and_check(dir.path(), s, 0, &mut m),
+            Op::TornCrash { bytes } => s = crash_and_check(dir.path(), s, bytes, &mut m),
             Op::Install { jump } => {
                 let last = m.last();
                 let zx = if last.epoch().0 == m.epoch {
@@ -198,7 +218,7 @@ fn run(ops: Vec<Op>) {
         }
         s.check_invariants();
     }
-    crash_and_check(dir.path(), s, &mut m);
+    crash_and_check(dir.path(), s, 0, &mut m);
 }
 
 proptest! {

@@ -308,3 +308,11 @@ fn standalone_without_myid_is_fine() {
     let (c, _) = Config::load(&cfg_path).unwrap();
     assert_eq!(c.myid, None);
 }
+
+#[test]
+fn storage_options_follow_data_dirs() {
+    let c = parse("dataDir=/d\ndataLogDir=/l");
+    let o = crate::storage::StorageOptions::from_config(&c);
+    assert_eq!(o.data_dir, PathBuf::from("/d"));
+    assert_eq!(o.data_log_dir, PathBuf::from("/l"));
+}

@@ -50,6 +50,14 @@ impl StorageOptions {
     /// Default segment size (ZooKeeper preallocates 64 MiB log files).
     pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
+    /// The directories a parsed `zoo.cfg` names, default segment size.
+    pub fn from_config(cfg: &crate::config::Config) -> StorageOptions {
+        StorageOptions {
+            data_log_dir: cfg.data_log_dir.clone(),
+            ..StorageOptions::new(&cfg.data_dir)
+        }
+    }
+
     /// Log and snapshots in one directory, default segment size.
     pub fn new(data_dir: impl Into<PathBuf>) -> StorageOptions {
         let data_dir = data_dir.into();
@@ -199,6 +207,18 @@ impl FileStorage {
     /// Current snapshots, oldest first.
     pub fn snapshots(&self) -> Vec<(Zxid, PathBuf)> {
         self.snapshots.clone()
+    }
+
+    /// Crash simulation for tests: writes the first `bytes` of the buffered (unsynced)
+    /// frames to the active segment *without* a sync, as a kernel may have done before a
+    /// power cut, then drops everything like a killed process.
+    #[doc(hidden)]
+    pub fn simulate_crash(mut self, bytes: usize) {
+        if let Some(a) = self.active.as_mut() {
+            let n = bytes.min(self.buf.len());
+            // Best effort, like the crash it simulates.
+            let _ = a.file.write_all(&self.buf[..n]);
+        }
     }
 
     /// Checks the internal bookkeeping.

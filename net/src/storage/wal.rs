@@ -412,6 +412,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = decode_frame(&bytes);
+            let _ = scan_frames(&bytes);
+        }
+
+        #[test]
+        fn corrupting_a_valid_segment_never_panics_nor_yields_a_foreign_txn(
+            n in 1u32..6,
+            at in 0usize..2000,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let mut buf = segment_header(Zxid::new(Epoch(1), 1)).to_vec();
+            let txns: Vec<Txn> = (1..=n).map(|c| txn(Zxid::new(Epoch(1), c))).collect();
+            for t in &txns {
+                encode_frame(t, &mut buf).unwrap();
+            }
+            let at = at % buf.len();
+            buf[at] = byte;
+            let scan = scan_frames(&buf);
+            for (_, t) in &scan.txns {
+                proptest::prop_assert!(txns.contains(t));
+            }
+        }
+    }
+
     #[test]
     fn hex_names() {
         assert_eq!(segment_name(Zxid(0x1_0000_0002)), "log.0000000100000002");
