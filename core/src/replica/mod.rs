@@ -382,8 +382,9 @@ impl Replica {
             TxnBody::CloseSession { session, .. } => self.sessions.on_closed(*session),
             _ => {}
         }
-        // WATCH INTEGRATION POINT: `outcome.triggers` fire watches here, before the reply
-        // below is released (an event precedes any later reply that reflects the change).
+        // Watches fire before the replies this txn releases (an event precedes any later
+        // reply that reflects the change).
+        self.pipeline_fire_watches(&outcome);
         self.pipeline_on_applied(txn, &outcome);
         self.applied_since_snapshot += 1;
         if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {

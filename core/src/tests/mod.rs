@@ -3,4 +3,5 @@
 
 mod harness;
 mod standalone;
+mod watches;
 mod zab;
