@@ -252,9 +252,10 @@ impl Cluster {
         for _ in 0..200 {
             self.advance(TICK_NS);
             if let Some(l) = self.leader() {
+                let want = self.nodes[l].serving_leader();
                 let all = (0..self.nodes.len())
                     .filter(|i| !self.down.contains(i))
-                    .all(|i| self.nodes[i].serving_leader().map(|(x, _)| x) == Some(sid(l)));
+                    .all(|i| self.nodes[i].serving_leader() == want);
                 if all {
                     return l;
                 }

@@ -178,7 +178,12 @@ impl Replica {
                 last_zxid,
                 nonce,
             } => self.on_follower_info(from, accepted_epoch, last_zxid, nonce),
-            _ if !known => self.drop_peer_message(from, "leader: unknown learner", &msg),
+            _ if !known => {
+                // Probably a follower of an older epoch of ours: tell it who leads now.
+                self.drop_peer_message(from, "leader: unknown learner", &msg);
+                let n = self.notification();
+                self.emit_send(from, n);
+            }
             PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
@@ -234,6 +239,15 @@ impl Replica {
         if l.phase == LeaderPhase::AwaitingFollowerInfos {
             l.accepted_epochs.insert(from, accepted);
             self.maybe_choose_epoch();
+        } else if accepted > l.epoch {
+            // The learner promised an epoch above ours and cannot follow us; it would rejoin
+            // forever. Adopt its promise (always safe: a promise only forbids lower epochs)
+            // and abdicate, so the next discovery picks an epoch above it.
+            let epoch = l.epoch;
+            info!(%from, accepted = accepted.0, epoch = epoch.0, "learner accepted a newer epoch; abdicating");
+            self.accepted_epoch = self.accepted_epoch.max(accepted);
+            self.emit_log_record(LogRecord::AcceptedEpoch(self.accepted_epoch));
+            self.start_election();
         } else {
             let epoch = l.epoch;
             if let Some(x) = l.learners.get_mut(&from) {
