@@ -52,9 +52,23 @@ impl Disk {
                 Effect::Records(recs) => {
                     for r in recs {
                         match r {
-                            LogRecord::AcceptedEpoch(e) => self.accepted = e,
-                            LogRecord::CurrentEpoch(e) => self.current = e,
-                            LogRecord::Txn(t) => self.log.push(t),
+                            LogRecord::AcceptedEpoch(e) => {
+                                assert!(e >= self.accepted, "acceptedEpoch went down on disk");
+                                self.accepted = e;
+                            }
+                            LogRecord::CurrentEpoch(e) => {
+                                assert!(e >= self.current, "currentEpoch went down on disk");
+                                self.current = e;
+                            }
+                            LogRecord::Txn(t) => {
+                                assert!(
+                                    self.log
+                                        .last()
+                                        .map_or(true, |l| l.header.zxid < t.header.zxid),
+                                    "log append out of order on disk"
+                                );
+                                self.log.push(t);
+                            }
                         }
                     }
                 }
@@ -64,6 +78,17 @@ impl Disk {
                     self.log.clear();
                 }
             }
+            // Epoch sanity (zab.md §1.1) after every durable write.
+            assert!(
+                self.accepted >= self.current,
+                "disk: acceptedEpoch < currentEpoch"
+            );
+            assert!(
+                self.log
+                    .last()
+                    .map_or(true, |t| t.header.zxid.epoch() <= self.accepted),
+                "disk: logged txn above acceptedEpoch"
+            );
         }
     }
 
