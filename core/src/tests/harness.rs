@@ -64,7 +64,7 @@ impl Disk {
                                 assert!(
                                     self.log
                                         .last()
-                                        .map_or(true, |l| l.header.zxid < t.header.zxid),
+                                        .is_none_or(|l| l.header.zxid < t.header.zxid),
                                     "log append out of order on disk"
                                 );
                                 self.log.push(t);
@@ -86,7 +86,7 @@ impl Disk {
             assert!(
                 self.log
                     .last()
-                    .map_or(true, |t| t.header.zxid.epoch() <= self.accepted),
+                    .is_none_or(|t| t.header.zxid.epoch() <= self.accepted),
                 "disk: logged txn above acceptedEpoch"
             );
         }
