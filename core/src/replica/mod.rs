@@ -344,10 +344,11 @@ impl Replica {
         }
         match d {
             Deferred::Ack { to, zxid, .. } => self.emit_send(to, PeerMessage::Ack { zxid }),
-            Deferred::AckEpoch { to, .. } => {
+            Deferred::AckEpoch { to, fresh, .. } => {
                 let msg = PeerMessage::AckEpoch {
                     current_epoch: self.current_epoch,
                     last_zxid: self.history.last_logged(),
+                    fresh,
                 };
                 self.emit_send(to, msg);
             }
