@@ -17,6 +17,7 @@
 //! follower, and drops every connection when that ends.
 
 mod convert;
+mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -30,8 +31,10 @@ use crate::session::{negotiate_timeout_ms, session_password, SESSION_PASSWORD_LE
 use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
 use crate::types::{ConnId, ErrorCode, Id, OpCode, SessionId, Zxid};
+use crate::watch::WatchManager;
 use crate::zab::{Origin, PeerMessage, Role};
 use convert::{classify, read_reply, write_reply, Close, Kind};
+use watches::is_watch_op;
 
 /// One queued answer.
 #[derive(Debug)]
@@ -84,9 +87,15 @@ pub(crate) struct Pipeline {
     next_request: u64,
     /// Follower: sessions touched since the last heartbeat answer.
     touched: BTreeSet<SessionId>,
+    /// Watches of this server's connections.
+    pub(crate) watches: WatchManager,
 }
 
 impl Pipeline {
+    pub(crate) fn has_conn(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
     pub(crate) fn take_touched(&mut self) -> Vec<SessionId> {
         std::mem::take(&mut self.touched).into_iter().collect()
     }
@@ -112,6 +121,7 @@ impl Pipeline {
             }
         }
         assert!(self.conns.len() <= cfg.clients_max, "too many connections");
+        self.watches.check_invariants();
         if !self.serving {
             assert!(self.conns.is_empty(), "connections while not serving");
         }
@@ -133,6 +143,7 @@ impl Replica {
         p.awaiting.clear();
         p.forwarded.clear();
         p.touched.clear();
+        p.watches = WatchManager::default();
         for conn in conns {
             self.emit(Output::CloseClient {
                 conn,
@@ -142,12 +153,21 @@ impl Replica {
     }
 
     fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+        self.forget_conn(conn);
+        self.emit(Output::CloseClient { conn, reason });
+    }
+
+    pub(crate) fn pipeline_close(&mut self, conn: ConnId, reason: CloseReason) {
+        self.close_conn(conn, reason);
+    }
+
+    fn forget_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.pipeline.conns.remove(&conn) {
             if let Some(s) = c.session {
                 self.pipeline.by_session.remove(&s);
             }
         }
-        self.emit(Output::CloseClient { conn, reason });
+        self.pipeline.watches.remove_connection(conn);
     }
 
     fn touch_session(&mut self, s: SessionId) {
@@ -249,11 +269,7 @@ impl Replica {
     }
 
     pub(crate) fn on_client_closed(&mut self, conn: ConnId) {
-        if let Some(c) = self.pipeline.conns.remove(&conn) {
-            if let Some(s) = c.session {
-                self.pipeline.by_session.remove(&s);
-            }
-        }
+        self.forget_conn(conn);
     }
 
     pub(crate) fn on_client_request(
@@ -565,9 +581,16 @@ impl Replica {
                         Some(body),
                     );
                 }
+                Pending::Read { header, request } if is_watch_op(&request) => {
+                    self.answer_watch_op(conn, header.xid, &request);
+                }
                 Pending::Read { header, request } => {
                     let auth = &self.pipeline.conns[&conn].auth;
                     let (err, body) = read_reply(&self.history.tree, &request, session, auth);
+                    if !self.register_read_watch(conn, &request, err) {
+                        self.close_conn(conn, CloseReason::Overloaded);
+                        return;
+                    }
                     self.emit_reply(conn, ReplyHeader::new(header.xid, applied, err), body);
                 }
                 Pending::Immediate {

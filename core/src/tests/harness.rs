@@ -52,9 +52,23 @@ impl Disk {
                 Effect::Records(recs) => {
                     for r in recs {
                         match r {
-                            LogRecord::AcceptedEpoch(e) => self.accepted = e,
-                            LogRecord::CurrentEpoch(e) => self.current = e,
-                            LogRecord::Txn(t) => self.log.push(t),
+                            LogRecord::AcceptedEpoch(e) => {
+                                assert!(e >= self.accepted, "acceptedEpoch went down on disk");
+                                self.accepted = e;
+                            }
+                            LogRecord::CurrentEpoch(e) => {
+                                assert!(e >= self.current, "currentEpoch went down on disk");
+                                self.current = e;
+                            }
+                            LogRecord::Txn(t) => {
+                                assert!(
+                                    self.log
+                                        .last()
+                                        .is_none_or(|l| l.header.zxid < t.header.zxid),
+                                    "log append out of order on disk"
+                                );
+                                self.log.push(t);
+                            }
                         }
                     }
                 }
@@ -64,6 +78,17 @@ impl Disk {
                     self.log.clear();
                 }
             }
+            // Epoch sanity (zab.md §1.1) after every durable write.
+            assert!(
+                self.accepted >= self.current,
+                "disk: acceptedEpoch < currentEpoch"
+            );
+            assert!(
+                self.log
+                    .last()
+                    .is_none_or(|t| t.header.zxid.epoch() <= self.accepted),
+                "disk: logged txn above acceptedEpoch"
+            );
         }
     }
 
@@ -252,9 +277,10 @@ impl Cluster {
         for _ in 0..200 {
             self.advance(TICK_NS);
             if let Some(l) = self.leader() {
+                let want = self.nodes[l].serving_leader();
                 let all = (0..self.nodes.len())
                     .filter(|i| !self.down.contains(i))
-                    .all(|i| self.nodes[i].serving_leader().map(|(x, _)| x) == Some(sid(l)));
+                    .all(|i| self.nodes[i].serving_leader() == want);
                 if all {
                     return l;
                 }

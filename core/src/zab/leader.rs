@@ -10,7 +10,7 @@
 //! `Synced` / `Active` was sent a history ending at or below our last logged zxid;
 //! `LeaderTick` is armed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{info, warn};
 
@@ -65,6 +65,9 @@ pub(crate) struct Leader {
     pub(crate) phase: LeaderPhase,
     started: Nanos,
     accepted_epochs: BTreeMap<ServerId, Epoch>,
+    /// Voters whose acceptedEpoch *we* raised to our epoch (they count for discovery even
+    /// if their link broke and they rejoined since).
+    fresh_epoch_ackers: BTreeSet<ServerId>,
     learners: BTreeMap<ServerId, Learner>,
     self_epoch_durable: bool,
     self_newleader_durable: bool,
@@ -81,6 +84,7 @@ impl Leader {
             phase: LeaderPhase::AwaitingFollowerInfos,
             started: now,
             accepted_epochs: BTreeMap::new(),
+            fresh_epoch_ackers: BTreeSet::new(),
             learners: BTreeMap::new(),
             self_epoch_durable: false,
             self_newleader_durable: false,
@@ -113,6 +117,12 @@ impl Leader {
             r.timers.is_armed(TimerKind::LeaderTick),
             "leading without a tick timer"
         );
+        if self.phase >= LeaderPhase::AwaitingNewLeaderAcks {
+            assert!(
+                self.fresh_epoch_ackers.len() + 1 >= r.cfg.quorum(),
+                "synchronizing without a quorum of fresh epoch acks"
+            );
+        }
         if self.phase == LeaderPhase::Broadcast {
             assert_eq!(
                 r.current_epoch, self.epoch,
@@ -178,11 +188,17 @@ impl Replica {
                 last_zxid,
                 nonce,
             } => self.on_follower_info(from, accepted_epoch, last_zxid, nonce),
-            _ if !known => self.drop_peer_message(from, "leader: unknown learner", &msg),
+            _ if !known => {
+                // Probably a follower of an older epoch of ours: tell it who leads now.
+                self.drop_peer_message(from, "leader: unknown learner", &msg);
+                let n = self.notification();
+                self.emit_send(from, n);
+            }
             PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
-            } => self.on_ack_epoch(from, current_epoch, last_zxid),
+                fresh,
+            } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh),
             PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
             PeerMessage::Touch { sessions } => {
                 if self.leader_ref().is_established() {
@@ -234,6 +250,15 @@ impl Replica {
         if l.phase == LeaderPhase::AwaitingFollowerInfos {
             l.accepted_epochs.insert(from, accepted);
             self.maybe_choose_epoch();
+        } else if accepted > l.epoch {
+            // The learner promised an epoch above ours and cannot follow us; it would rejoin
+            // forever. Adopt its promise (always safe: a promise only forbids lower epochs)
+            // and abdicate, so the next discovery picks an epoch above it.
+            let epoch = l.epoch;
+            info!(%from, accepted = accepted.0, epoch = epoch.0, "learner accepted a newer epoch; abdicating");
+            self.accepted_epoch = self.accepted_epoch.max(accepted);
+            self.emit_log_record(LogRecord::AcceptedEpoch(self.accepted_epoch));
+            self.start_election();
         } else {
             let epoch = l.epoch;
             if let Some(x) = l.learners.get_mut(&from) {
@@ -284,7 +309,7 @@ impl Replica {
         self.maybe_start_sync();
     }
 
-    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid) {
+    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid, fresh: bool) {
         let mine = (self.current_epoch, self.history.last_logged());
         let l = self.leader();
         let Some(x) = l.learners.get_mut(&from) else {
@@ -294,6 +319,7 @@ impl Replica {
             let msg = PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
+                fresh,
             };
             self.drop_peer_message(from, "leader: ACKEPOCH out of phase", &msg);
             return;
@@ -307,6 +333,9 @@ impl Replica {
         }
         x.last_zxid = last_zxid;
         x.phase = LearnerPhase::AwaitingSyncStart;
+        if fresh {
+            l.fresh_epoch_ackers.insert(from);
+        }
         if l.phase >= LeaderPhase::AwaitingNewLeaderAcks {
             self.send_sync(from);
         } else {
@@ -321,15 +350,16 @@ impl Replica {
         if l.phase != LeaderPhase::AwaitingEpochAcks || !l.self_epoch_durable {
             return;
         }
+        // Only promises made to us for this epoch count (see `PeerMessage::AckEpoch`).
+        if l.fresh_epoch_ackers.len() + 1 < quorum {
+            return;
+        }
         let acked: Vec<ServerId> = l
             .learners
             .iter()
             .filter(|(_, x)| x.phase == LearnerPhase::AwaitingSyncStart)
             .map(|(id, _)| *id)
             .collect();
-        if acked.len() + 1 < quorum {
-            return;
-        }
         let epoch = l.epoch;
         let last = self.history.last_logged();
         let l = self.leader();
