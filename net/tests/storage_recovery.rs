@@ -468,6 +468,14 @@ fn refuses_unreadable_data_dirs_with_a_reason() {
         FileStorage::open(opts(dir.path())),
         Err(StorageError::BadEpochFile { .. })
     ));
+    // currentEpoch can never pass acceptedEpoch on disk.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("acceptedEpoch"), b"2").unwrap();
+    fs::write(dir.path().join("currentEpoch"), b"3").unwrap();
+    assert!(matches!(
+        FileStorage::open(opts(dir.path())),
+        Err(StorageError::BadEpochFile { .. })
+    ));
     // Unrelated files are fine.
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("myid"), b"1").unwrap();

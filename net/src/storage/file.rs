@@ -110,6 +110,9 @@ pub struct FileStorage {
     /// Highest token performed but not yet reported by `sync`.
     pending: Option<PersistToken>,
     poisoned: bool,
+    /// The epochs on disk.
+    accepted_epoch: Epoch,
+    current_epoch: Epoch,
 }
 
 #[derive(Debug)]
@@ -137,6 +140,14 @@ impl FileStorage {
         }
         let accepted = read_epoch(&opts.data_dir, ACCEPTED_EPOCH_FILE)?;
         let current = read_epoch(&opts.data_dir, CURRENT_EPOCH_FILE)?;
+        // Read-time half of the epoch checks `write_epoch` asserts: acceptedEpoch is
+        // written before currentEpoch ever reaches it (zab.md, epoch sanity).
+        if current.unwrap_or_default() > accepted.unwrap_or_default() {
+            return Err(StorageError::BadEpochFile {
+                path: opts.data_dir.join(CURRENT_EPOCH_FILE),
+                reason: "currentEpoch is above acceptedEpoch",
+            });
+        }
         let snapshots = list_snapshots(&opts.data_dir)?;
         let snapshot = newest_valid_snapshot(&opts.data_dir, &snapshots, &mut report)?;
         let base = snapshot.as_ref().map_or(Zxid::ZERO, |(z, _)| *z);
@@ -166,6 +177,8 @@ impl FileStorage {
             last_zxid,
             snapshots,
             pending: None,
+            accepted_epoch: accepted.unwrap_or_default(),
+            current_epoch: current.unwrap_or_default(),
             poisoned: false,
         };
         storage.check_invariants();
@@ -293,6 +306,19 @@ impl FileStorage {
     }
 
     fn write_epoch(&mut self, name: &str, epoch: Epoch) -> Result<(), StorageError> {
+        // Write-time half of the epoch checks recovery repeats: epochs never go down and
+        // currentEpoch never passes acceptedEpoch.
+        if name == ACCEPTED_EPOCH_FILE {
+            assert!(epoch >= self.accepted_epoch, "acceptedEpoch goes down");
+            self.accepted_epoch = epoch;
+        } else {
+            assert!(epoch >= self.current_epoch, "currentEpoch goes down");
+            assert!(
+                epoch <= self.accepted_epoch,
+                "currentEpoch above acceptedEpoch"
+            );
+            self.current_epoch = epoch;
+        }
         // The log written so far must be durable before a new epoch is (ZOOKEEPER-4643).
         self.flush_and_sync()?;
         write_epoch(&self.opts.data_dir, name, epoch)?;

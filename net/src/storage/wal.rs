@@ -263,7 +263,12 @@ pub(crate) fn scan_frames(bytes: &[u8]) -> Scan {
                 at += n;
             }
             Err(error) => {
-                let valid_after = (at + 1..bytes.len()).any(|o| decode_frame(&bytes[o..]).is_ok());
+                // Cheap filter first (a txn frame's kind byte), so that scanning a damaged
+                // region does not checksum a candidate at every offset.
+                let valid_after = (at + 1..bytes.len()).any(|o| {
+                    bytes.get(o + FRAME_HEADER_LEN - 1) == Some(&KIND_TXN)
+                        && decode_frame(&bytes[o..]).is_ok()
+                });
                 return Scan {
                     txns,
                     valid_len: at as u64,
@@ -306,7 +311,7 @@ fn kind_of(record: &LogRecord) -> u8 {
     match record {
         LogRecord::AcceptedEpoch(_) => 0,
         LogRecord::CurrentEpoch(_) => 1,
-        LogRecord::Txn(_) => 2,
+        LogRecord::Txn(_) => KIND_TXN,
     }
 }
 
@@ -320,6 +325,8 @@ fn le8(b: &[u8]) -> [u8; 8] {
     b.try_into().expect("8 bytes")
 }
 
+/// The kind byte of a txn frame.
+const KIND_TXN: u8 = 2;
 /// Segment file name prefix.
 pub(crate) const SEGMENT_PREFIX: &str = "log.";
 /// Smallest `len` field: zxid, kind and a one-byte payload. A zero-filled region (a file
