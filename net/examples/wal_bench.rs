@@ -1,5 +1,7 @@
 //! Group-commit measurement: records/s and `sync` (write + one fdatasync) latency for
-//! batches of 1, 8 and 64 txns on a real file system. Prints figures; asserts nothing.
+//! batches of 1, 8 and 64 txns on a real file system, and the time to write a snapshot
+//! (temp file, fsync, rename, dir fsync) of 1 and 16 MiB: the work the runtime must keep
+//! off the commit path. Prints figures; asserts nothing.
 //!
 //! `cargo run --release -p arbor-net --example wal_bench [DIR]` (DIR defaults to a temp dir
 //! under the current directory, so the figures are for the disk you run it on).
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use arbor_core::replica::LogRecord;
 use arbor_core::txn::{Txn, TxnBody, TxnHeader};
 use arbor_core::types::{Epoch, PersistToken, SessionId, WallMillis, Zxid};
-use arbor_net::storage::{FileStorage, Storage, StorageOptions};
+use arbor_net::storage::{write_snapshot_file, FileStorage, Storage, StorageOptions};
 
 fn txn(counter: u32) -> Txn {
     Txn {
@@ -72,5 +74,12 @@ fn main() {
             percentile(&lat, 0.99).as_micros(),
             lat.last().expect("non-empty").as_micros()
         );
+    }
+    println!("snapshot_mib  write_ms");
+    for mib in [1usize, 16] {
+        let data = vec![0x5a; mib << 20];
+        let t = Instant::now();
+        write_snapshot_file(dir.path(), Zxid::new(Epoch(1), mib as u32), &data).expect("snapshot");
+        println!("{mib:>12}  {:>8.1}", t.elapsed().as_secs_f64() * 1e3);
     }
 }

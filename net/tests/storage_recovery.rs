@@ -264,6 +264,15 @@ fn damaged_newest_snapshot_falls_back_to_an_older_one_and_a_longer_log() {
     assert_eq!(o.recovered.log, txns(10)[5..].to_vec());
     assert_eq!(o.report.damaged_snapshots.len(), 1);
     assert_eq!(o.report.damaged_snapshots[0].0, newest);
+    // The damaged one does not count towards retention; a truncation below it removes it.
+    assert_eq!(o.storage.snapshots().len(), 1);
+    let mut s = o.storage;
+    s.truncate_log(PersistToken(90), z(1, 7)).unwrap();
+    assert!(!newest.exists());
+    drop(s);
+    let o = open(dir.path());
+    assert!(o.report.damaged_snapshots.is_empty());
+    assert_eq!(o.recovered.log, txns(7)[5..].to_vec());
 }
 
 #[test]

@@ -150,10 +150,17 @@ impl FileStorage {
         }
         let snapshots = list_snapshots(&opts.data_dir)?;
         let snapshot = newest_valid_snapshot(&opts.data_dir, &snapshots, &mut report)?;
+        let had_snapshots = !snapshots.is_empty();
+        // Damaged snapshots stay on disk for the operator (and are skipped again on every
+        // start) but never count towards retention.
+        let snapshots: Vec<(Zxid, PathBuf)> = snapshots
+            .into_iter()
+            .filter(|(_, p)| !report.damaged_snapshots.iter().any(|(d, _)| d == p))
+            .collect();
         let base = snapshot.as_ref().map_or(Zxid::ZERO, |(z, _)| *z);
         let mut segments = list_segments(&opts.data_log_dir)?;
         let log = read_log(&opts.data_log_dir, &mut segments, base, &mut report)?;
-        let has_data = !snapshots.is_empty() || !log.is_empty() || !segments.is_empty();
+        let has_data = had_snapshots || !log.is_empty() || !segments.is_empty();
         if accepted.is_none() && has_data {
             return Err(StorageError::MissingAcceptedEpoch {
                 path: opts.data_dir.join(ACCEPTED_EPOCH_FILE),
@@ -375,16 +382,16 @@ impl FileStorage {
         self.flush_and_sync()?;
         // Reopen for appends only through a new segment: keeps the cut simple and durable.
         self.active = None;
+        // Listed from disk, so that a damaged snapshot recovery skipped goes too.
         let mut removed_snapshot = false;
-        while let Some((z, p)) = self.snapshots.last().cloned() {
-            if z <= after_zxid {
-                break;
+        for (z, p) in list_snapshots(&self.opts.data_dir)? {
+            if z > after_zxid {
+                warn!(snapshot = %p.display(), %after_zxid, "removing a snapshot above the truncation point");
+                remove_file(&p)?;
+                removed_snapshot = true;
             }
-            warn!(snapshot = %p.display(), %after_zxid, "removing a snapshot above the truncation point");
-            remove_file(&p)?;
-            self.snapshots.pop();
-            removed_snapshot = true;
         }
+        self.snapshots.retain(|(z, _)| *z <= after_zxid);
         if removed_snapshot {
             fsync_dir(&self.opts.data_dir)?;
         }
@@ -447,7 +454,7 @@ impl FileStorage {
         let path = write_snapshot_file(&self.opts.data_dir, zxid, data)?;
         // Step 3: the log and older snapshots (from a history the leader replaced; with no
         // log to bridge them, falling back to one would silently serve less).
-        for (z, p) in std::mem::take(&mut self.snapshots) {
+        for (z, p) in list_snapshots(&self.opts.data_dir)? {
             if z != zxid {
                 remove_file(&p)?;
             }
