@@ -16,6 +16,13 @@
 //! - any other damage is [`StorageError::MidLogDamage`] naming the file and offset. A segment
 //!   is fdatasync'd before the next one is created, so only the last one can hold unsynced
 //!   bytes.
+//!
+//! Known limits: (1) a kernel may persist unsynced pages out of order, so a crash can in
+//! principle leave a hole followed by valid (never acknowledged) frames in the last
+//! segment; that is reported as mid-log damage, never repaired silently, and the runtime's
+//! resync rule applies. (2) With *no* snapshot file at all, a log whose first record is
+//! counter 1 of a later epoch is accepted: contiguity cannot tell that older segments were
+//! deleted by hand (only that one purged by us always leaves a snapshot behind).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
