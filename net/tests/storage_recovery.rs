@@ -584,3 +584,27 @@ fn an_io_failure_poisons_the_storage() {
         Err(StorageError::Poisoned)
     ));
 }
+
+#[test]
+fn a_bad_crc_in_the_last_record_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(fresh_with(dir.path(), opts(dir.path()), &txns(5)));
+    let seg = only_segment(dir.path());
+    let good = fs::read(&seg).unwrap();
+    let last = *frame_offsets(&good).last().unwrap();
+    for at in last..good.len() {
+        let copy = copy_dir(dir.path());
+        let seg_copy = copy.path().join(seg.file_name().unwrap());
+        let mut b = good.clone();
+        b[at] ^= 0x01;
+        fs::write(&seg_copy, &b).unwrap();
+        let o =
+            FileStorage::open(opts(copy.path())).unwrap_or_else(|e| panic!("flip at {at}: {e}"));
+        assert_eq!(o.recovered.log, txns(4), "flip at {at}");
+        assert_eq!(
+            o.report.torn_tail.as_ref().map(|t| t.1),
+            Some(last as u64),
+            "flip at {at}"
+        );
+    }
+}

@@ -97,22 +97,25 @@ pub enum FrameError {
 
 /// Encodes a txn as one frame, appended to `out`.
 pub fn encode_frame(txn: &Txn, out: &mut Vec<u8>) -> Result<(), StorageError> {
-    let record = LogRecord::Txn(txn.clone());
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]); // len and crc, filled in below
+    out.extend_from_slice(&txn.header.zxid.0.to_le_bytes());
+    out.push(KIND_TXN);
+    // postcard(LogRecord::Txn(txn)) without cloning the txn: the variant index as a varint
+    // (one byte) and then the txn (checked against postcard itself in the tests).
+    out.push(POSTCARD_TXN_VARIANT);
     // Serializing plain owned data into a Vec cannot fail.
-    let payload = postcard::to_allocvec(&record).expect("log record serializes");
-    if payload.len() > RECORD_LEN_MAX {
+    *out = postcard::to_extend(txn, std::mem::take(out)).expect("txn serializes");
+    let payload_len = out.len() - start - FRAME_HEADER_LEN;
+    if payload_len > RECORD_LEN_MAX {
+        out.truncate(start);
         return Err(StorageError::RecordTooLarge {
-            len: payload.len(),
+            len: payload_len,
             max: RECORD_LEN_MAX,
         });
     }
-    let start = out.len();
-    let len = (8 + 1 + payload.len()) as u32;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&txn.header.zxid.0.to_le_bytes());
-    out.push(kind_of(&record));
-    out.extend_from_slice(&payload);
+    let len = (8 + 1 + payload_len) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
     let crc = crc32c::crc32c(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     // Write-time half of the paired check: what we wrote reads back as the same txn.
@@ -327,6 +330,8 @@ fn le8(b: &[u8]) -> [u8; 8] {
 
 /// The kind byte of a txn frame.
 const KIND_TXN: u8 = 2;
+/// `LogRecord::Txn`'s variant index, as postcard writes it (a one-byte varint).
+const POSTCARD_TXN_VARIANT: u8 = 2;
 /// Segment file name prefix.
 pub(crate) const SEGMENT_PREFIX: &str = "log.";
 /// Smallest `len` field: zxid, kind and a one-byte payload. A zero-filled region (a file
@@ -369,6 +374,35 @@ mod tests {
         assert_eq!(&buf[8..16], &Zxid::new(Epoch(1), 2).0.to_le_bytes());
         assert_eq!(buf[16], 2);
         assert_eq!(decode_frame(&buf), Ok((t, buf.len())));
+    }
+
+    #[test]
+    fn payload_is_postcard_of_the_log_record() {
+        let t = txn(Zxid::new(Epoch(3), 9));
+        let mut buf = vec![0xaa; 5]; // appends after existing bytes
+        encode_frame(&t, &mut buf).unwrap();
+        let want = postcard::to_allocvec(&LogRecord::Txn(t.clone())).unwrap();
+        assert_eq!(&buf[5 + FRAME_HEADER_LEN..], &want[..]);
+        assert_eq!(&buf[..5], &[0xaa; 5]);
+        assert_eq!(decode_frame(&buf[5..]), Ok((t, buf.len() - 5)));
+    }
+
+    #[test]
+    fn oversized_record_is_refused_and_leaves_the_buffer_as_it_was() {
+        let mut t = txn(Zxid::new(Epoch(1), 1));
+        t.body = arbor_core::txn::TxnBody::Create(arbor_core::txn::CreateTxn {
+            path: "/big".into(),
+            data: Some(vec![0; RECORD_LEN_MAX]),
+            acl: Vec::new(),
+            kind: arbor_core::tree::NodeKind::Persistent,
+            parent_cversion: 1,
+        });
+        let mut buf = vec![1, 2, 3];
+        assert!(matches!(
+            encode_frame(&t, &mut buf),
+            Err(StorageError::RecordTooLarge { .. })
+        ));
+        assert_eq!(buf, vec![1, 2, 3]);
     }
 
     #[test]
