@@ -20,6 +20,7 @@ pub(crate) fn config(i: usize, n: usize) -> Config {
     let voters = (0..n).map(sid).collect();
     let mut c = Config::new(sid(i), voters).with_tick_ns(TICK_NS);
     c.seed = 7 + i as u64;
+    c.tree.extended_types_enabled = true;
     c
 }
 
@@ -116,6 +117,8 @@ pub(crate) struct Cluster {
     pub(crate) down: BTreeSet<usize>,
     /// Client-facing outputs per node, in order.
     pub(crate) client: Vec<Vec<Output>>,
+    /// Every transaction any node ever logged, by zxid: Zab's "same zxid, same txn".
+    pub(crate) logged: std::collections::BTreeMap<Zxid, Txn>,
 }
 
 impl Cluster {
@@ -146,6 +149,7 @@ impl Cluster {
             auto_persist: vec![true; n],
             down: BTreeSet::new(),
             client: (0..n).map(|_| Vec::new()).collect(),
+            logged: std::collections::BTreeMap::new(),
         };
         for i in 0..n {
             c.drain(i);
@@ -169,9 +173,20 @@ impl Cluster {
         while let Some(o) = self.nodes[i].poll_output() {
             match &o {
                 Output::Send { to, msg } => self.net.push_back((sid(i), *to, msg.clone())),
-                Output::Persist { token, records, .. } => self.disks[i]
-                    .pending
-                    .push((*token, Effect::Records(records.clone()))),
+                Output::Persist { token, records, .. } => {
+                    for r in records {
+                        if let LogRecord::Txn(t) = r {
+                            let prev = self
+                                .logged
+                                .entry(t.header.zxid)
+                                .or_insert_with(|| t.clone());
+                            assert_eq!(prev, t, "two transactions share zxid {}", t.header.zxid);
+                        }
+                    }
+                    self.disks[i]
+                        .pending
+                        .push((*token, Effect::Records(records.clone())))
+                }
                 Output::TruncateLog { token, after_zxid } => self.disks[i]
                     .pending
                     .push((*token, Effect::Truncate(*after_zxid))),
