@@ -32,6 +32,7 @@ use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
 use crate::types::{ConnId, ErrorCode, Id, OpCode, SessionId, Zxid};
 use crate::watch::WatchManager;
+use crate::zab::leader::Requester;
 use crate::zab::{Origin, PeerMessage, Role};
 use convert::{classify, read_reply, write_reply, Close, Kind};
 use watches::is_watch_op;
@@ -256,6 +257,15 @@ impl Replica {
         self.pipeline.conns.insert(conn, c);
         self.pipeline.by_session.insert(s, conn);
         self.touch_session(s);
+        // The session is now attached here: tell the leader (ZooKeeper's revalidation).
+        match &self.role {
+            Role::Leading(_) => self.sessions.set_owner(s, self.cfg.id),
+            Role::Following(f) => {
+                let leader = f.leader;
+                self.emit_send(leader, PeerMessage::Revalidate { session: s });
+            }
+            Role::Looking(_) => panic!("serving while looking"),
+        }
         self.emit(Output::ConnectResponse {
             conn,
             response: ConnectResponse {
@@ -400,7 +410,11 @@ impl Replica {
                     .get(&conn)
                     .map(|c| c.auth.clone())
                     .unwrap_or_default();
-                match self.propose(session, cxid, &op, &auth, None) {
+                let requester = Requester::Client {
+                    server: self.cfg.id,
+                    origin: None,
+                };
+                match self.propose(session, cxid, &op, &auth, requester) {
                     Ok(zxid) => {
                         self.pipeline.awaiting.insert(zxid, conn);
                     }
@@ -567,6 +581,11 @@ impl Replica {
                     xid, op, result, ..
                 } => {
                     let (err, body, zxid) = result.expect("ready");
+                    if err == ErrorCode::SessionMoved {
+                        // Not a reply: the connection is stale (reference §4, §12).
+                        self.close_conn(conn, CloseReason::SessionMoved);
+                        return;
+                    }
                     self.emit_reply(conn, ReplyHeader::new(xid, zxid, err), body);
                     if op == OpCode::CloseSession && err == ErrorCode::Ok {
                         self.close_conn(conn, CloseReason::SessionClosed);

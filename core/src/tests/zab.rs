@@ -703,3 +703,50 @@ fn stale_epoch_ack_does_not_count_for_discovery() {
         matches!(outs.last(), Some(Output::Persist { records, .. }) if records == &vec![LogRecord::CurrentEpoch(Epoch(1))])
     );
 }
+
+/// ZooKeeper's session owner check: once a session reattaches through another server, a
+/// write on its stale connection closes that connection instead of being applied.
+#[test]
+fn write_on_a_moved_session_closes_the_stale_connection() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = follower(&c, l);
+    let r = c.connect(f, 1);
+    // Reattach through the leader while the follower's connection stays open.
+    let again = c
+        .connect_with(
+            l,
+            2,
+            crate::proto::jute::ConnectRequest {
+                session_id: r.session_id,
+                passwd: r.passwd.clone(),
+                timeout_ms: 1_000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.session_id, r.session_id);
+    let mark = c.client[f].len();
+    c.send(f, 1, 5, create("/stale"));
+    c.settle();
+    let outs = c.client_since(f, 1, mark);
+    assert!(
+        matches!(
+            outs.as_slice(),
+            [Output::CloseClient {
+                reason: crate::replica::CloseReason::SessionMoved,
+                ..
+            }]
+        ),
+        "{outs:?}"
+    );
+    assert!(c.nodes[l].tree().stat("/stale").is_none());
+    let mark = c.client[l].len();
+    c.send(l, 2, 6, create("/fresh"));
+    c.settle();
+    let outs = c.client_since(l, 2, mark);
+    assert!(
+        matches!(&outs[0], Output::Reply { header, .. } if header.err == 0),
+        "{outs:?}"
+    );
+}

@@ -200,6 +200,13 @@ impl Replica {
                 fresh,
             } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh),
             PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
+            PeerMessage::Revalidate { session } => {
+                // A client reattached `session` through this learner: it owns it now.
+                if self.leader_ref().is_established() {
+                    self.sessions.set_owner(session, from);
+                    self.sessions.touch(session, self.now, self.cfg.tick_ns);
+                }
+            }
             PeerMessage::Touch { sessions } => {
                 if self.leader_ref().is_established() {
                     for s in sessions {
@@ -216,7 +223,16 @@ impl Replica {
             } => {
                 if origin.server != from
                     || self
-                        .propose(session, cxid, &op, &auth, Some(origin))
+                        .propose(
+                            session,
+                            cxid,
+                            &op,
+                            &auth,
+                            Requester::Client {
+                                server: from,
+                                origin: Some(origin),
+                            },
+                        )
                         .is_err()
                 {
                     self.emit_send(from, PeerMessage::Rejected { origin });
@@ -535,7 +551,7 @@ impl Replica {
         cxid: i32,
         op: &WriteOp,
         auth: &[Id],
-        origin: Option<Origin>,
+        requester: Requester,
     ) -> Result<Zxid, ProposeError> {
         let inflight = self.history.uncommitted_len();
         let time = self.wall;
@@ -566,14 +582,33 @@ impl Replica {
             time,
             auth,
         };
-        // The session must be live and not being closed (ZooKeeper's leader-side
-        // `checkSession`): otherwise the write becomes a SessionExpired error txn. This also
-        // keeps an ephemeral from being created for a session whose close is in flight.
-        let internal = session == SessionId(0) && matches!(op, WriteOp::DeleteExpired { .. });
-        let session_live = matches!(op, WriteOp::CreateSession { .. })
-            || internal
-            || (self.history.tree.sessions().contains_key(&session)
-                && !self.sessions.is_closing(session));
+        // ZooKeeper's leader-side `checkSession`: a client's session must be live, not being
+        // closed, and owned by the server the request came through; otherwise the write
+        // becomes a SessionExpired / SessionMoved error txn. This also keeps an ephemeral
+        // from being created for a session whose close is in flight.
+        let (origin, via) = match requester {
+            Requester::Expiry => (None, None),
+            Requester::Client { server, origin } => (origin, Some(server)),
+        };
+        let refused = match (op, via) {
+            (WriteOp::CreateSession { .. }, _) | (_, None) => None,
+            (_, Some(server)) => {
+                if !self.history.tree.sessions().contains_key(&session)
+                    || self.sessions.is_closing(session)
+                {
+                    Some(ErrorCode::SessionExpired)
+                } else if self.sessions.owner(session).is_some_and(|o| o != server) {
+                    Some(ErrorCode::SessionMoved)
+                } else {
+                    self.sessions.set_owner(session, server);
+                    None
+                }
+            }
+        };
+        if let (WriteOp::CreateSession { .. }, Some(server)) = (op, via) {
+            self.sessions.set_owner(session, server);
+        }
+        let session_live = refused.is_none();
         let clamped;
         let op = match op {
             WriteOp::CreateSession { timeout_ms } => {
@@ -603,7 +638,7 @@ impl Replica {
                     time,
                 },
                 body: TxnBody::Error {
-                    err: ErrorCode::SessionExpired,
+                    err: refused.expect("refused when not live"),
                 },
             }
         };
@@ -668,7 +703,7 @@ impl Replica {
     fn expire_sessions(&mut self) {
         for s in self.sessions.expired(self.now) {
             info!(session = %s, "session expired");
-            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], None);
+            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], Requester::Expiry);
         }
     }
 
@@ -679,9 +714,22 @@ impl Replica {
             return;
         }
         for (path, _) in self.history.tree.due_for_expiry(self.wall) {
-            let _ = self.propose(SessionId(0), 0, &WriteOp::DeleteExpired { path }, &[], None);
+            let op = WriteOp::DeleteExpired { path };
+            let _ = self.propose(SessionId(0), 0, &op, &[], Requester::Expiry);
         }
     }
+}
+
+/// Who a proposal is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requester {
+    /// A client of `server` (the leader itself, or a learner that forwarded it).
+    Client {
+        server: ServerId,
+        origin: Option<Origin>,
+    },
+    /// The leader's own session / container / TTL expiry.
+    Expiry,
 }
 
 /// Why `propose` did not issue a transaction.
