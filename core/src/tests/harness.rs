@@ -172,7 +172,10 @@ impl Cluster {
         let mut outs = Vec::new();
         while let Some(o) = self.nodes[i].poll_output() {
             match &o {
-                Output::Send { to, msg } => self.net.push_back((sid(i), *to, msg.clone())),
+                Output::Send { to, msg } => {
+                    self.check_ack_durable(i, msg);
+                    self.net.push_back((sid(i), *to, msg.clone()))
+                }
                 Output::Persist { token, records, .. } => {
                     for r in records {
                         if let LogRecord::Txn(t) = r {
@@ -202,6 +205,33 @@ impl Cluster {
             outs.push(o);
         }
         outs
+    }
+
+    /// zab.md "durability of acks": whatever an ACK / ACKEPOCH vouches for is on disk.
+    fn check_ack_durable(&self, i: usize, msg: &PeerMessage) {
+        let disk = &self.disks[i];
+        let (accepted, current) = self.nodes[i].epochs();
+        match msg {
+            PeerMessage::Ack { zxid } => {
+                let in_snapshot = disk.snapshot.as_ref().is_some_and(|(z, _)| z >= zxid);
+                let in_log = disk.log.iter().any(|t| t.header.zxid == *zxid);
+                assert!(
+                    *zxid == Zxid::ZERO || in_snapshot || in_log,
+                    "node {i} ACKed {zxid} before it was durable"
+                );
+                assert_eq!(
+                    disk.current, current,
+                    "node {i} ACKed before currentEpoch was durable"
+                );
+            }
+            PeerMessage::AckEpoch { .. } => {
+                assert_eq!(
+                    disk.accepted, accepted,
+                    "node {i} ACKEPOCH before acceptedEpoch durable"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// Reports durability of node `i`'s writes through `token`.
