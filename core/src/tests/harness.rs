@@ -21,6 +21,8 @@ pub(crate) fn config(i: usize, n: usize) -> Config {
     let mut c = Config::new(sid(i), voters).with_tick_ns(TICK_NS);
     c.seed = 7 + i as u64;
     c.tree.extended_types_enabled = true;
+    // Small, so compaction, SNAP sync and recovery from snapshots happen in every run.
+    c.snapshot_every_txns = 7;
     c
 }
 
@@ -196,7 +198,16 @@ impl Cluster {
                 Output::InstallSnapshot { token, zxid, data } => self.disks[i]
                     .pending
                     .push((*token, Effect::Install(*zxid, data.clone()))),
-                Output::Snapshot { .. } => {}
+                Output::Snapshot { zxid, data } => {
+                    // A snapshot holds committed state only; model it as written at once.
+                    if self.disks[i]
+                        .snapshot
+                        .as_ref()
+                        .is_none_or(|(z, _)| z < zxid)
+                    {
+                        self.disks[i].snapshot = Some((*zxid, data.clone()));
+                    }
+                }
                 Output::CloseClient { .. }
                 | Output::ConnectResponse { .. }
                 | Output::Notify { .. }
