@@ -20,6 +20,9 @@ pub(crate) fn config(i: usize, n: usize) -> Config {
     let voters = (0..n).map(sid).collect();
     let mut c = Config::new(sid(i), voters).with_tick_ns(TICK_NS);
     c.seed = 7 + i as u64;
+    c.tree.extended_types_enabled = true;
+    // Small, so compaction, SNAP sync and recovery from snapshots happen in every run.
+    c.snapshot_every_txns = 7;
     c
 }
 
@@ -116,6 +119,8 @@ pub(crate) struct Cluster {
     pub(crate) down: BTreeSet<usize>,
     /// Client-facing outputs per node, in order.
     pub(crate) client: Vec<Vec<Output>>,
+    /// Every transaction any node ever logged, by zxid: Zab's "same zxid, same txn".
+    pub(crate) logged: std::collections::BTreeMap<Zxid, Txn>,
 }
 
 impl Cluster {
@@ -146,6 +151,7 @@ impl Cluster {
             auto_persist: vec![true; n],
             down: BTreeSet::new(),
             client: (0..n).map(|_| Vec::new()).collect(),
+            logged: std::collections::BTreeMap::new(),
         };
         for i in 0..n {
             c.drain(i);
@@ -168,17 +174,40 @@ impl Cluster {
         let mut outs = Vec::new();
         while let Some(o) = self.nodes[i].poll_output() {
             match &o {
-                Output::Send { to, msg } => self.net.push_back((sid(i), *to, msg.clone())),
-                Output::Persist { token, records, .. } => self.disks[i]
-                    .pending
-                    .push((*token, Effect::Records(records.clone()))),
+                Output::Send { to, msg } => {
+                    self.check_ack_durable(i, msg);
+                    self.net.push_back((sid(i), *to, msg.clone()))
+                }
+                Output::Persist { token, records, .. } => {
+                    for r in records {
+                        if let LogRecord::Txn(t) = r {
+                            let prev = self
+                                .logged
+                                .entry(t.header.zxid)
+                                .or_insert_with(|| t.clone());
+                            assert_eq!(prev, t, "two transactions share zxid {}", t.header.zxid);
+                        }
+                    }
+                    self.disks[i]
+                        .pending
+                        .push((*token, Effect::Records(records.clone())))
+                }
                 Output::TruncateLog { token, after_zxid } => self.disks[i]
                     .pending
                     .push((*token, Effect::Truncate(*after_zxid))),
                 Output::InstallSnapshot { token, zxid, data } => self.disks[i]
                     .pending
                     .push((*token, Effect::Install(*zxid, data.clone()))),
-                Output::Snapshot { .. } => {}
+                Output::Snapshot { zxid, data } => {
+                    // A snapshot holds committed state only; model it as written at once.
+                    if self.disks[i]
+                        .snapshot
+                        .as_ref()
+                        .is_none_or(|(z, _)| z < zxid)
+                    {
+                        self.disks[i].snapshot = Some((*zxid, data.clone()));
+                    }
+                }
                 Output::CloseClient { .. }
                 | Output::ConnectResponse { .. }
                 | Output::Notify { .. }
@@ -187,6 +216,33 @@ impl Cluster {
             outs.push(o);
         }
         outs
+    }
+
+    /// zab.md "durability of acks": whatever an ACK / ACKEPOCH vouches for is on disk.
+    fn check_ack_durable(&self, i: usize, msg: &PeerMessage) {
+        let disk = &self.disks[i];
+        let (accepted, current) = self.nodes[i].epochs();
+        match msg {
+            PeerMessage::Ack { zxid } => {
+                let in_snapshot = disk.snapshot.as_ref().is_some_and(|(z, _)| z >= zxid);
+                let in_log = disk.log.iter().any(|t| t.header.zxid == *zxid);
+                assert!(
+                    *zxid == Zxid::ZERO || in_snapshot || in_log,
+                    "node {i} ACKed {zxid} before it was durable"
+                );
+                assert_eq!(
+                    disk.current, current,
+                    "node {i} ACKed before currentEpoch was durable"
+                );
+            }
+            PeerMessage::AckEpoch { .. } => {
+                assert_eq!(
+                    disk.accepted, accepted,
+                    "node {i} ACKEPOCH before acceptedEpoch durable"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// Reports durability of node `i`'s writes through `token`.

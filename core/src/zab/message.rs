@@ -151,6 +151,12 @@ pub enum PeerMessage {
     },
     /// Leader heartbeat.
     Ping,
+    /// A client reattached this session through the sending learner (ZooKeeper's
+    /// REVALIDATE): the leader records it as the session's owner and touches it.
+    Revalidate {
+        /// The session.
+        session: SessionId,
+    },
     /// Follower heartbeat answer: sessions its clients touched since the last one.
     Touch {
         /// Touched sessions.

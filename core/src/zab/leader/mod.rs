@@ -5,21 +5,23 @@
 //! of durable ACKs including our own, strictly in zxid order), heartbeats, and the
 //! leader-owned expiries (sessions, containers, TTL nodes).
 //!
+//! Broadcast (proposals, commits, heartbeats, expiries) lives in [`broadcast`].
+//!
 //! Invariants (`check_invariants`): `committed <= self_durable` (we never commit what we
 //! have not made durable ourselves); in broadcast, `currentEpoch == epoch`; every learner in
 //! `Synced` / `Active` was sent a history ending at or below our last logged zxid;
 //! `LeaderTick` is armed.
+
+mod broadcast;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{info, warn};
 
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
-use crate::session::negotiate_timeout_ms;
-use crate::tree::{prep, PendingChanges, PrepContext, PrepRejected, WriteOp};
-use crate::txn::{Txn, TxnBody, TxnHeader};
-use crate::types::{Epoch, ErrorCode, Id, Nanos, ServerId, SessionId, Zxid};
-use crate::zab::{Origin, PeerMessage, Role};
+use crate::tree::PendingChanges;
+use crate::types::{Epoch, Nanos, ServerId, SessionId, Zxid};
+use crate::zab::{PeerMessage, Role};
 
 /// Where the leader is. Protocol order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,7 +105,7 @@ impl Leader {
         self.learners.remove(&peer);
     }
 
-    fn streaming_learners(&self) -> Vec<ServerId> {
+    pub(super) fn streaming_learners(&self) -> Vec<ServerId> {
         self.learners
             .iter()
             .filter(|(_, l)| l.phase >= LearnerPhase::AwaitingNewLeaderAck)
@@ -151,14 +153,14 @@ impl Leader {
 }
 
 impl Replica {
-    fn leader(&mut self) -> &mut Leader {
+    pub(super) fn leader(&mut self) -> &mut Leader {
         match &mut self.role {
             Role::Leading(l) => l,
             _ => panic!("not leading"),
         }
     }
 
-    fn leader_ref(&self) -> &Leader {
+    pub(super) fn leader_ref(&self) -> &Leader {
         match &self.role {
             Role::Leading(l) => l,
             _ => panic!("not leading"),
@@ -200,6 +202,13 @@ impl Replica {
                 fresh,
             } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh),
             PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
+            PeerMessage::Revalidate { session } => {
+                // A client reattached `session` through this learner: it owns it now.
+                if self.leader_ref().is_established() {
+                    self.sessions.set_owner(session, from);
+                    self.sessions.touch(session, self.now, self.cfg.tick_ns);
+                }
+            }
             PeerMessage::Touch { sessions } => {
                 if self.leader_ref().is_established() {
                     for s in sessions {
@@ -216,7 +225,16 @@ impl Replica {
             } => {
                 if origin.server != from
                     || self
-                        .propose(session, cxid, &op, &auth, Some(origin))
+                        .propose(
+                            session,
+                            cxid,
+                            &op,
+                            &auth,
+                            Requester::Client {
+                                server: from,
+                                origin: Some(origin),
+                            },
+                        )
                         .is_err()
                 {
                     self.emit_send(from, PeerMessage::Rejected { origin });
@@ -489,205 +507,6 @@ impl Replica {
         self.sessions.reset(&sessions, self.now, self.cfg.tick_ns);
         self.pipeline_start_serving();
     }
-
-    pub(crate) fn on_self_ack(&mut self, zxid: Zxid) {
-        let l = self.leader();
-        l.self_durable = l.self_durable.max(zxid);
-        self.maybe_commit();
-    }
-
-    /// COMMIT the highest zxid of our epoch durable on a quorum that includes us.
-    fn maybe_commit(&mut self) {
-        let quorum = self.cfg.quorum();
-        let l = self.leader_ref();
-        if !l.is_established() {
-            return;
-        }
-        let mut acks: Vec<Zxid> = l
-            .learners
-            .values()
-            .filter(|x| x.phase == LearnerPhase::Active)
-            .map(|x| x.acked)
-            .collect();
-        acks.sort_unstable_by(|a, b| b.cmp(a));
-        let point = if quorum == 1 {
-            l.self_durable
-        } else if acks.len() + 1 >= quorum {
-            l.self_durable.min(acks[quorum - 2])
-        } else {
-            return;
-        };
-        if point <= self.history.committed() || point.epoch() != l.epoch {
-            return;
-        }
-        for p in l.streaming_learners() {
-            self.emit_send(p, PeerMessage::Commit { zxid: point });
-        }
-        self.commit_through(point);
-    }
-
-    /// Turns a write into the next transaction and broadcasts it. `Err` when the leader
-    /// cannot take it (not established, too many in flight, zxid space exhausted, or prep
-    /// refused it outright).
-    pub(crate) fn propose(
-        &mut self,
-        session: SessionId,
-        cxid: i32,
-        op: &WriteOp,
-        auth: &[Id],
-        origin: Option<Origin>,
-    ) -> Result<Zxid, ProposeError> {
-        let inflight = self.history.uncommitted_len();
-        let time = self.wall;
-        let l = self.leader_ref();
-        if !l.is_established() {
-            return Err(ProposeError::NotEstablished);
-        }
-        if inflight >= self.cfg.proposals_inflight_max {
-            return Err(ProposeError::Overloaded);
-        }
-        if l.next_counter == u32::MAX - 1 {
-            // ZooKeeper's leader abdicates before the counter wraps, forcing a new epoch.
-            info!("zxid counter exhausted; abdicating");
-            self.start_election();
-            return Err(ProposeError::NotEstablished);
-        }
-        let zxid = Zxid::new(l.epoch, l.next_counter + 1);
-        let session = match op {
-            // Session ids are the zxid of their createSession: unique across the ensemble
-            // and across restarts, never 0, never a container / TTL marker.
-            WriteOp::CreateSession { .. } => SessionId(zxid.0),
-            _ => session,
-        };
-        let ctx = PrepContext {
-            session,
-            cxid,
-            zxid,
-            time,
-            auth,
-        };
-        // The session must be live and not being closed (ZooKeeper's leader-side
-        // `checkSession`): otherwise the write becomes a SessionExpired error txn. This also
-        // keeps an ephemeral from being created for a session whose close is in flight.
-        let internal = session == SessionId(0) && matches!(op, WriteOp::DeleteExpired { .. });
-        let session_live = matches!(op, WriteOp::CreateSession { .. })
-            || internal
-            || (self.history.tree.sessions().contains_key(&session)
-                && !self.sessions.is_closing(session));
-        let clamped;
-        let op = match op {
-            WriteOp::CreateSession { timeout_ms } => {
-                clamped = WriteOp::CreateSession {
-                    timeout_ms: negotiate_timeout_ms(
-                        *timeout_ms,
-                        self.cfg.session_timeout_ms_min,
-                        self.cfg.session_timeout_ms_max,
-                    ),
-                };
-                &clamped
-            }
-            other => other,
-        };
-        let Role::Leading(l) = &mut self.role else {
-            unreachable!("checked above")
-        };
-        let txn = if session_live {
-            prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
-                .map_err(ProposeError::Rejected)?
-        } else {
-            Txn {
-                header: TxnHeader {
-                    session,
-                    cxid,
-                    zxid,
-                    time,
-                },
-                body: TxnBody::Error {
-                    err: ErrorCode::SessionExpired,
-                },
-            }
-        };
-        l.next_counter += 1;
-        if session_live && matches!(op, WriteOp::CloseSession) {
-            self.sessions.mark_closing(session);
-        }
-        let Role::Leading(l) = &mut self.role else {
-            unreachable!("checked above")
-        };
-        let targets = l.streaming_learners();
-        self.history.append(txn.clone());
-        self.emit_log_record(LogRecord::Txn(txn.clone()));
-        let gen = self.role_gen;
-        self.defer(Deferred::SelfAck { gen, zxid });
-        for p in targets {
-            let msg = PeerMessage::Proposal {
-                txn: txn.clone(),
-                origin: origin.filter(|o| o.server == p),
-            };
-            self.emit_send(p, msg);
-        }
-        Ok(zxid)
-    }
-
-    pub(crate) fn on_leader_tick_expired(&mut self) {
-        let now = self.now;
-        let tick = self.cfg.tick_ns;
-        let quorum = self.cfg.quorum();
-        let sync_limit_ns = self.cfg.sync_limit_ticks * tick;
-        let l = self.leader_ref();
-        if !l.is_established() {
-            if now.since(l.started) > self.cfg.init_limit_ticks * tick {
-                info!(epoch = l.epoch.0, "leader not established within initLimit");
-                self.start_election();
-                return;
-            }
-            self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
-            return;
-        }
-        let alive = l
-            .learners
-            .values()
-            .filter(|x| x.phase == LearnerPhase::Active && now.since(x.last_heard) <= sync_limit_ns)
-            .count();
-        if alive + 1 < quorum {
-            info!(
-                epoch = l.epoch.0,
-                alive, "leader lost its quorum; stepping down"
-            );
-            self.start_election();
-            return;
-        }
-        for p in l.streaming_learners() {
-            self.emit_send(p, PeerMessage::Ping);
-        }
-        self.expire_sessions();
-        self.expire_nodes();
-        self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
-    }
-
-    fn expire_sessions(&mut self) {
-        for s in self.sessions.expired(self.now) {
-            info!(session = %s, "session expired");
-            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], None);
-        }
-    }
-
-    /// Containers and TTL nodes, issued only when nothing is in flight (so a due node is
-    /// never proposed twice).
-    fn expire_nodes(&mut self) {
-        if self.history.uncommitted_len() > 0 {
-            return;
-        }
-        for (path, _) in self.history.tree.due_for_expiry(self.wall) {
-            let _ = self.propose(SessionId(0), 0, &WriteOp::DeleteExpired { path }, &[], None);
-        }
-    }
 }
 
-/// Why `propose` did not issue a transaction.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ProposeError {
-    NotEstablished,
-    Overloaded,
-    Rejected(PrepRejected),
-}
+pub(crate) use broadcast::Requester;
