@@ -12,14 +12,24 @@
 //! - [`txn`]: the replicated transactions and their pure `apply`.
 //! - [`proto::jute`]: the ZooKeeper client wire codec.
 //! - [`watch`]: the per-server watch manager.
-//!
-//! What later issues add: the `Replica` (Zab election, discovery, sync, broadcast),
-//! sessions, the request pipeline, and the peer protocol.
+//! - [`replica`]: the `Replica` — one whole server (its contract: `Input`, `Output`,
+//!   `Config`, `Recovered`, `LogRecord`), built from [`zab`] (election, discovery, sync,
+//!   broadcast, the peer protocol), [`session`] and the request pipeline.
 
 #![warn(missing_docs)]
 
+pub(crate) mod pipeline;
 pub mod proto;
+pub mod replica;
+pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod types;
 pub mod watch;
+pub mod zab;
+
+#[cfg(test)]
+mod tests;
+
+pub use replica::{CloseReason, Config, Input, LogRecord, Output, Recovered, Replica, SyncMode};
+pub use zab::PeerMessage;

@@ -7,7 +7,11 @@
 //! per batch before reporting `Persisted`, and snapshots are written without stalling the
 //! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
 //!
-//! Today it holds only the crate skeleton; it is filled by the "Real runtime" issue.
+//! Today it holds [`storage`] (the durable log, epochs and snapshots) and [`config`]
+//! (ZooKeeper's `zoo.cfg`); the runtime itself is filled by the "Real runtime" issue.
+
+pub mod config;
+pub mod storage;
 
 /// The default ZooKeeper client port.
 pub const DEFAULT_CLIENT_PORT: u16 = 2181;

@@ -29,7 +29,7 @@ use super::path::{is_special_path, split_parent, validate_path, ROOT_PATH};
 use super::{DataTree, TreeConfig};
 
 /// Which create op code carried a create (the node kind follows it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CreateOp {
     /// op 1.
     Create,
@@ -45,7 +45,7 @@ pub enum CreateOp {
 }
 
 /// A semantic write request, independent of the wire types. Alphabetical.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WriteOp {
     /// check (op 13): the node's data version must equal `version` (-1 = any).
     Check {

@@ -1,0 +1,206 @@
+//! The values that cross the `Replica` boundary: [`Input`], [`Output`], [`LogRecord`],
+//! [`SyncMode`], [`CloseReason`] and [`Recovered`].
+//!
+//! Storage contract (binding on drivers):
+//! - Every token-bearing output (`Persist`, `TruncateLog`, `InstallSnapshot`) is performed
+//!   by the driver **in output order**, on one append-only log.
+//! - `Persisted { token }` is **cumulative**: it reports that the output carrying `token`
+//!   *and every earlier token-bearing output* is durable (an `fdatasync` covers everything
+//!   written before it). Reporting tokens out of order is a driver bug; a stale token is
+//!   ignored.
+//! - `Snapshot` is a compaction hint: the driver may write it in the background and, once
+//!   it is durable, drop log records with zxid ≤ its zxid. Nothing in the core waits on it.
+//!
+//! Recovery: what storage returns is a [`Recovered`]; log records are replayed in order
+//! (a `TruncateLog` removes records with zxid above its bound, an `InstallSnapshot`
+//! replaces the snapshot and discards the log).
+
+use crate::proto::jute::{
+    ConnectRequest, ConnectResponse, ReplyHeader, ResponseBody, WatcherEvent,
+};
+use crate::proto::jute::{Request, RequestHeader};
+use crate::txn::Txn;
+use crate::types::{ConnId, Epoch, PersistToken, ServerId, Zxid};
+use crate::zab::PeerMessage;
+use serde::{Deserialize, Serialize};
+
+/// One input to [`crate::replica::Replica::handle`].
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The client connection went away (the session survives until it expires).
+    ClientClosed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The first frame of a new client connection.
+    ClientConnect {
+        /// The connection, numbered by the driver.
+        conn: ConnId,
+        /// The decoded handshake.
+        request: ConnectRequest,
+    },
+    /// A decoded client request after the handshake.
+    ClientRequest {
+        /// The connection.
+        conn: ConnId,
+        /// xid and op code.
+        header: RequestHeader,
+        /// The request record.
+        request: Request,
+    },
+    /// A decoded peer message, delivered in FIFO order per link.
+    Peer {
+        /// The sending server.
+        from: ServerId,
+        /// The message.
+        msg: PeerMessage,
+    },
+    /// A link to `peer` is up.
+    PeerConnected {
+        /// The peer.
+        peer: ServerId,
+    },
+    /// The link to `peer` broke; messages may have been lost.
+    PeerDisconnected {
+        /// The peer.
+        peer: ServerId,
+    },
+    /// The token-bearing output `token` and every earlier one are durable.
+    Persisted {
+        /// The token.
+        token: PersistToken,
+    },
+    /// Time reached a deadline from `next_deadline` (extra ticks are harmless).
+    Tick,
+}
+
+/// Whether a `Persist` must reach stable storage before `Persisted` is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncMode {
+    /// Buffered write is enough (unused by the core today; reserved for observers).
+    Buffered,
+    /// fsync before reporting `Persisted`.
+    Required,
+}
+
+/// A record of the append-only log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogRecord {
+    /// The new `acceptedEpoch` (Zab discovery; written before ACKEPOCH).
+    AcceptedEpoch(Epoch),
+    /// The new `currentEpoch` (Zab synchronization; written before the NEWLEADER ack).
+    CurrentEpoch(Epoch),
+    /// A logged (not necessarily committed) transaction.
+    Txn(Txn),
+}
+
+/// Why the core closes a client connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CloseReason {
+    /// `AuthFailed` was answered.
+    AuthFailed,
+    /// The handshake named an unknown / expired session or a wrong password (after the
+    /// `timeOut = 0` response).
+    InvalidSession,
+    /// The server is not serving (no established leader, or it left that state).
+    NotServing,
+    /// Too many requests queued (load shedding).
+    Overloaded,
+    /// The client sent an op the server does not accept (after the -6 reply).
+    ProtocolViolation,
+    /// The session was closed by request (op -11) or expired.
+    SessionClosed,
+    /// The session moved to another connection.
+    SessionMoved,
+    /// The client has seen a newer zxid than this server applied (§3.3 step 2).
+    StaleServer,
+}
+
+/// One output, drained with [`crate::replica::Replica::poll_output`].
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Close a client connection (after sending anything queued before this output).
+    CloseClient {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The handshake answer.
+    ConnectResponse {
+        /// The connection.
+        conn: ConnId,
+        /// The response (`timeout_ms == 0` means the session is invalid).
+        response: ConnectResponse,
+    },
+    /// Replace the snapshot with `data` at `zxid` and discard the whole log (SNAP sync).
+    InstallSnapshot {
+        /// Durability token.
+        token: PersistToken,
+        /// Last zxid the snapshot contains.
+        zxid: Zxid,
+        /// `DataTree::serialize` bytes.
+        data: Vec<u8>,
+    },
+    /// A watch notification (ReplyHeader xid -1).
+    Notify {
+        /// The connection.
+        conn: ConnId,
+        /// The zxid of the transaction that fired it.
+        zxid: Zxid,
+        /// The event.
+        event: WatcherEvent,
+    },
+    /// Append `records` to the log.
+    Persist {
+        /// Durability token.
+        token: PersistToken,
+        /// Records, in order.
+        records: Vec<LogRecord>,
+        /// Sync requirement.
+        sync: SyncMode,
+    },
+    /// A reply to a client request (body only when `header.err == 0`).
+    Reply {
+        /// The connection.
+        conn: ConnId,
+        /// Header.
+        header: ReplyHeader,
+        /// Body.
+        body: Option<ResponseBody>,
+    },
+    /// Send a peer message (dropped by the driver if the link is down).
+    Send {
+        /// Destination.
+        to: ServerId,
+        /// Message.
+        msg: PeerMessage,
+    },
+    /// Compaction: a snapshot of the applied tree at `zxid`.
+    Snapshot {
+        /// Last zxid applied in `data`.
+        zxid: Zxid,
+        /// `DataTree::serialize` bytes.
+        data: Vec<u8>,
+    },
+    /// Remove every log record of a transaction with zxid > `after_zxid`.
+    TruncateLog {
+        /// Durability token.
+        token: PersistToken,
+        /// The last zxid kept.
+        after_zxid: Zxid,
+    },
+}
+
+/// What durable storage returned at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct Recovered {
+    /// Last persisted `acceptedEpoch` (0 if none).
+    pub accepted_epoch: Epoch,
+    /// Last persisted `currentEpoch` (0 if none).
+    pub current_epoch: Epoch,
+    /// The newest durable snapshot: its zxid and `DataTree::serialize` bytes.
+    pub snapshot: Option<(Zxid, Vec<u8>)>,
+    /// Logged transactions after the snapshot, in zxid order (committed or not).
+    pub log: Vec<Txn>,
+}

@@ -1,0 +1,488 @@
+//! [`Replica`]: one whole Arbor server as a sans-IO state machine.
+//!
+//! The driver does, for every input:
+//! ```text
+//! replica.handle(now, wall, input);
+//! while let Some(out) = replica.poll_output() { perform(out) }
+//! wake_at(replica.next_deadline());   // then handle(now, wall, Input::Tick)
+//! ```
+//! `now` is the driver's monotonic clock (asserted monotonic). `wall` is the wall clock in
+//! ms, used only for the ctime / mtime a leader stamps into the transactions it creates and
+//! for the container / TTL expiry query; nothing waits on it or orders by it.
+//!
+//! Roles live in `zab` (election, leader, follower); client connections in `pipeline`;
+//! session bookkeeping in `session`; the storage contract is documented in [`io`].
+//!
+//! Invariants (`check_invariants`, run after every step in debug builds and with the
+//! `invariants` feature): `currentEpoch <= acceptedEpoch`; the history's own invariants;
+//! the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
+//! every client queue within its bound; the step's record batch was flushed.
+
+mod config;
+pub mod io;
+mod storage;
+mod timers;
+
+use std::collections::VecDeque;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use tracing::{info, warn};
+
+pub use config::Config;
+pub use io::{CloseReason, Input, LogRecord, Output, Recovered, SyncMode};
+pub(crate) use storage::Deferred;
+pub(crate) use timers::TimerKind;
+
+use crate::pipeline::Pipeline;
+use crate::session::SessionTracker;
+use crate::tree::DataTree;
+use crate::txn::{apply, Txn, TxnBody};
+use crate::types::{Epoch, Nanos, PersistToken, ServerId, WallMillis, Zxid};
+use crate::zab::{History, PeerMessage, Role};
+use storage::Storage;
+use timers::Timers;
+
+/// Counters of dropped hostile input (for metrics and tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Peer messages dropped because they did not fit our state or were malformed.
+    pub peer_messages_dropped: u64,
+    /// Client inputs dropped (unknown connection, request before handshake, ...).
+    pub client_inputs_dropped: u64,
+    /// Stale or unknown `Persisted` tokens.
+    pub persisted_tokens_ignored: u64,
+}
+
+/// One Arbor server.
+#[derive(Debug)]
+pub struct Replica {
+    pub(crate) cfg: Config,
+    pub(crate) now: Nanos,
+    pub(crate) wall: WallMillis,
+    out: VecDeque<Output>,
+    pub(crate) timers: Timers,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) accepted_epoch: Epoch,
+    pub(crate) current_epoch: Epoch,
+    pub(crate) history: History,
+    storage: Storage,
+    pub(crate) role: Role,
+    /// Incremented on every role change; parked actions of an older role are dropped.
+    pub(crate) role_gen: u64,
+    /// The election round (`logicalclock`), kept across roles.
+    pub(crate) election_round: u64,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) sessions: SessionTracker,
+    pub(crate) counters: Counters,
+    applied_since_snapshot: u64,
+    last_snapshot_zxid: Zxid,
+}
+
+impl Replica {
+    /// A fresh server with empty storage.
+    pub fn new(cfg: Config) -> Replica {
+        Replica::recover(cfg, Recovered::default())
+    }
+
+    /// A server rebuilt from what storage returned. The tree is the snapshot; logged
+    /// transactions after it are kept as *logged, not known committed* — the next leader
+    /// decides (by DIFF / TRUNC / SNAP) which of them survive. A log tail that is out of
+    /// order, or from an epoch above `acceptedEpoch`, cannot be legitimate and is cut
+    /// (a `TruncateLog` is queued for it). The replica starts LOOKING.
+    pub fn recover(cfg: Config, rec: Recovered) -> Replica {
+        if let Err(e) = cfg.validate() {
+            panic!("invalid replica config: {e}");
+        }
+        let tree = match &rec.snapshot {
+            // The snapshot is our own durable output; a corrupt one is a storage bug that
+            // the driver's CRCs must have caught.
+            Some((_, bytes)) => DataTree::deserialize(bytes, cfg.tree.clone())
+                .expect("recovered snapshot deserializes"),
+            None => DataTree::new(cfg.tree.clone()),
+        };
+        let mut history = History::new(tree);
+        let accepted_epoch = rec.accepted_epoch.max(rec.current_epoch);
+        let mut cut = None;
+        for txn in rec.log {
+            let z = txn.header.zxid;
+            if z <= history.log_start() {
+                continue;
+            }
+            if z <= history.last_logged() || z.epoch() > accepted_epoch {
+                cut = Some(history.last_logged());
+                break;
+            }
+            history.append(txn);
+        }
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut r = Replica {
+            now: Nanos(0),
+            wall: WallMillis(0),
+            out: VecDeque::new(),
+            timers: Timers::default(),
+            rng,
+            accepted_epoch,
+            current_epoch: rec.current_epoch,
+            last_snapshot_zxid: history.log_start(),
+            history,
+            storage: Storage::default(),
+            role: Role::Looking(Default::default()),
+            role_gen: 0,
+            election_round: 0,
+            pipeline: Pipeline::default(),
+            sessions: SessionTracker::default(),
+            counters: Counters::default(),
+            applied_since_snapshot: 0,
+            cfg,
+        };
+        if let Some(after_zxid) = cut {
+            warn!(%after_zxid, "recovered log tail is inconsistent; truncating");
+            let token = r.storage.issue();
+            r.out.push_back(Output::TruncateLog { token, after_zxid });
+        }
+        info!(
+            id = %r.cfg.id,
+            accepted_epoch = r.accepted_epoch.0,
+            current_epoch = r.current_epoch.0,
+            last_zxid = %r.history.last_logged(),
+            "replica recovered; looking"
+        );
+        r.start_election();
+        r.flush_batch();
+        r
+    }
+
+    /// Feeds one input. The previous step's outputs must have been drained.
+    pub fn handle(&mut self, now: Nanos, wall: WallMillis, input: Input) {
+        debug_assert!(self.out.is_empty(), "driver did not drain poll_output");
+        assert!(
+            now >= self.now,
+            "time went backwards: {:?} < {:?}",
+            now,
+            self.now
+        );
+        self.now = now;
+        self.wall = wall;
+        match input {
+            Input::ClientClosed { conn } => self.on_client_closed(conn),
+            Input::ClientConnect { conn, request } => self.on_client_connect(conn, request),
+            Input::ClientRequest {
+                conn,
+                header,
+                request,
+            } => self.on_client_request(conn, header, request),
+            Input::Peer { from, msg } => self.on_peer_message(from, msg),
+            Input::PeerConnected { peer } => self.on_peer_connected(peer),
+            Input::PeerDisconnected { peer } => self.on_peer_disconnected(peer),
+            Input::Persisted { token } => self.on_persisted(token),
+            Input::Tick => self.on_tick(),
+        }
+        self.flush_batch();
+        #[cfg(any(test, debug_assertions, feature = "invariants"))]
+        self.check_invariants();
+    }
+
+    /// The next output, or `None` when drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When the driver must call `handle(.., Input::Tick)` next.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        self.timers.next()
+    }
+
+    /// This server's id.
+    pub fn id(&self) -> ServerId {
+        self.cfg.id
+    }
+
+    /// The tree (applied, committed state) — for checkers.
+    pub fn tree(&self) -> &DataTree {
+        &self.history.tree
+    }
+
+    /// Last applied zxid.
+    pub fn applied_zxid(&self) -> Zxid {
+        self.history.applied()
+    }
+
+    /// Commit point known here.
+    pub fn committed_zxid(&self) -> Zxid {
+        self.history.committed()
+    }
+
+    /// Last logged zxid (durable or not).
+    pub fn last_logged_zxid(&self) -> Zxid {
+        self.history.last_logged()
+    }
+
+    /// (acceptedEpoch, currentEpoch) in memory.
+    pub fn epochs(&self) -> (Epoch, Epoch) {
+        (self.accepted_epoch, self.current_epoch)
+    }
+
+    /// Open client connections.
+    pub fn client_count(&self) -> usize {
+        self.pipeline.conn_count()
+    }
+
+    /// Dropped-input counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// A one-word role name: `looking`, `following`, `leading` (for traces and checkers).
+    pub fn role_name(&self) -> &'static str {
+        match &self.role {
+            Role::Looking(_) => "looking",
+            Role::Following(_) => "following",
+            Role::Leading(_) => "leading",
+        }
+    }
+
+    /// The leader this server follows or is, once that role is serving clients.
+    pub fn serving_leader(&self) -> Option<(ServerId, Epoch)> {
+        match &self.role {
+            Role::Leading(l) if l.is_established() => Some((self.cfg.id, l.epoch)),
+            Role::Following(f) if f.is_serving() => Some((f.leader, f.epoch)),
+            _ => None,
+        }
+    }
+
+    /// Checks this replica's own invariants (see the module doc).
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub fn check_invariants(&self) {
+        assert!(
+            self.current_epoch <= self.accepted_epoch,
+            "currentEpoch above acceptedEpoch"
+        );
+        assert!(
+            self.history.last_logged().epoch() <= self.accepted_epoch,
+            "logged txn from an epoch above acceptedEpoch"
+        );
+        self.history.check_invariants();
+        self.storage.check_invariants();
+        self.pipeline.check_invariants(&self.cfg);
+        match &self.role {
+            Role::Looking(_) => assert!(
+                self.timers.is_armed(TimerKind::Election),
+                "looking without an election timer"
+            ),
+            Role::Following(f) => f.check_invariants(self),
+            Role::Leading(l) => l.check_invariants(self),
+        }
+    }
+
+    // ----- outputs -----
+
+    pub(crate) fn emit(&mut self, out: Output) {
+        self.out.push_back(out);
+    }
+
+    pub(crate) fn emit_send(&mut self, to: ServerId, msg: PeerMessage) {
+        assert_ne!(to, self.cfg.id, "sending to ourselves");
+        self.out.push_back(Output::Send { to, msg });
+    }
+
+    /// Queues a log record into this step's batch (one `Persist` per step).
+    pub(crate) fn emit_log_record(&mut self, rec: LogRecord) {
+        self.storage.batch.push(rec);
+    }
+
+    /// Flushes this step's records as one `Persist` (group commit).
+    pub(crate) fn flush_batch(&mut self) {
+        if let Some(records) = self.storage.take_batch() {
+            let token = self.storage.issue();
+            self.storage.park_batch_on(token);
+            self.out.push_back(Output::Persist {
+                token,
+                records,
+                sync: SyncMode::Required,
+            });
+        }
+    }
+
+    pub(crate) fn emit_truncate_log(&mut self, after_zxid: Zxid) {
+        self.flush_batch();
+        let token = self.storage.issue();
+        self.out
+            .push_back(Output::TruncateLog { token, after_zxid });
+    }
+
+    pub(crate) fn emit_install_snapshot(&mut self, zxid: Zxid, data: Vec<u8>) {
+        self.flush_batch();
+        let token = self.storage.issue();
+        self.out
+            .push_back(Output::InstallSnapshot { token, zxid, data });
+        self.last_snapshot_zxid = zxid;
+        self.applied_since_snapshot = 0;
+    }
+
+    /// Runs `d` once everything written so far is durable.
+    pub(crate) fn defer(&mut self, d: Deferred) {
+        if let Some(d) = self.storage.defer(d) {
+            self.run_deferred(d);
+        }
+    }
+
+    fn on_persisted(&mut self, token: PersistToken) {
+        let Some(released) = self.storage.persisted(token) else {
+            self.counters.persisted_tokens_ignored += 1;
+            warn!(token = token.0, "stale or unknown persist token");
+            return;
+        };
+        for d in released {
+            self.run_deferred(d);
+        }
+    }
+
+    fn run_deferred(&mut self, d: Deferred) {
+        if d.gen() != self.role_gen {
+            return;
+        }
+        match d {
+            Deferred::Ack { to, zxid, .. } => self.emit_send(to, PeerMessage::Ack { zxid }),
+            Deferred::AckEpoch { to, fresh, .. } => {
+                let msg = PeerMessage::AckEpoch {
+                    current_epoch: self.current_epoch,
+                    last_zxid: self.history.last_logged(),
+                    fresh,
+                };
+                self.emit_send(to, msg);
+            }
+            Deferred::LeaderAcceptedEpoch { .. } => self.on_leader_accepted_epoch_durable(),
+            Deferred::LeaderCurrentEpoch { .. } => self.on_leader_current_epoch_durable(),
+            Deferred::SelfAck { zxid, .. } => self.on_self_ack(zxid),
+        }
+    }
+
+    // ----- history -----
+
+    /// Raises the commit point and applies every committed transaction in zxid order.
+    pub(crate) fn commit_through(&mut self, zxid: Zxid) {
+        self.history.commit_through(zxid);
+        while let Some(txn) = self.history.next_to_apply().cloned() {
+            self.apply_txn(&txn);
+        }
+    }
+
+    fn apply_txn(&mut self, txn: &Txn) {
+        let outcome = apply(&mut self.history.tree, txn);
+        if let Role::Leading(l) = &mut self.role {
+            l.pending.retire_through(outcome.zxid);
+        }
+        match &txn.body {
+            TxnBody::CreateSession {
+                session,
+                timeout_ms,
+            } => self
+                .sessions
+                .on_created(*session, *timeout_ms, self.now, self.cfg.tick_ns),
+            TxnBody::CloseSession { session, .. } => self.sessions.on_closed(*session),
+            _ => {}
+        }
+        // Watches fire before the replies this txn releases (an event precedes any later
+        // reply that reflects the change).
+        self.pipeline_fire_watches(&outcome);
+        self.pipeline_on_applied(txn, &outcome);
+        self.applied_since_snapshot += 1;
+        if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {
+            self.take_snapshot();
+        }
+    }
+
+    fn take_snapshot(&mut self) {
+        let zxid = self.history.applied();
+        let data = self.history.tree.serialize();
+        self.out.push_back(Output::Snapshot { zxid, data });
+        // Keep one snapshot interval of log in memory so DIFF can serve lagging learners.
+        let keep_from = self.last_snapshot_zxid;
+        self.history.compact(keep_from);
+        self.last_snapshot_zxid = zxid;
+        self.applied_since_snapshot = 0;
+    }
+
+    // ----- dispatch -----
+
+    fn on_tick(&mut self) {
+        for kind in self.timers.take_expired(self.now) {
+            match kind {
+                TimerKind::Election => self.on_election_expired(),
+                TimerKind::ElectionFinalize => self.on_election_finalize_expired(),
+                TimerKind::FollowerTick => self.on_follower_tick_expired(),
+                TimerKind::LeaderTick => self.on_leader_tick_expired(),
+            }
+            if let Some(at) = self.timers.deadline(kind) {
+                assert!(at > self.now, "timer {kind:?} re-armed in the past");
+            }
+        }
+    }
+
+    fn on_peer_message(&mut self, from: ServerId, msg: PeerMessage) {
+        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+            self.drop_peer_message(from, "not a voter", &msg);
+            return;
+        }
+        if let PeerMessage::Notification { round, vote, state } = msg {
+            self.on_notification(from, round, vote, state);
+            return;
+        }
+        match &self.role {
+            Role::Looking(_) => self.drop_peer_message(from, "looking", &msg),
+            Role::Following(_) => self.on_follower_message(from, msg),
+            Role::Leading(_) => self.on_leader_message(from, msg),
+        }
+    }
+
+    pub(crate) fn drop_peer_message(
+        &mut self,
+        from: ServerId,
+        why: &'static str,
+        msg: &PeerMessage,
+    ) {
+        self.counters.peer_messages_dropped += 1;
+        warn!(%from, why, msg = ?std::mem::discriminant(msg), "peer message dropped");
+    }
+
+    fn on_peer_connected(&mut self, peer: ServerId) {
+        if let Role::Looking(_) = self.role {
+            if self.cfg.voters.contains(&peer) && peer != self.cfg.id {
+                let msg = self.notification();
+                self.emit_send(peer, msg);
+            }
+        }
+    }
+
+    fn on_peer_disconnected(&mut self, peer: ServerId) {
+        match &mut self.role {
+            Role::Following(f) if f.leader == peer => {
+                info!(leader = %peer, "lost the link to the leader");
+                self.start_election();
+            }
+            Role::Leading(l) => l.remove_learner(peer),
+            _ => {}
+        }
+    }
+
+    /// Leaves the current role: parked actions of it are dropped, its timers stopped, and
+    /// its clients disconnected (they reconnect, possibly elsewhere).
+    pub(crate) fn leave_role(&mut self) {
+        self.role_gen += 1;
+        self.timers.clear();
+        self.pipeline_stop_serving();
+    }
+}
+
+/// Distinct voters (a sorted copy), for iteration in a deterministic order.
+pub(crate) fn sorted_peers(cfg: &Config) -> Vec<ServerId> {
+    let mut v: Vec<ServerId> = cfg
+        .voters
+        .iter()
+        .copied()
+        .filter(|p| *p != cfg.id)
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,114 @@
+//! Durable-before-visible bookkeeping: persist tokens, the per-step record batch (group
+//! commit), and the actions parked on a token ([`Deferred`]).
+//!
+//! Every log record produced during one `handle` step is collected in `batch` and leaves as
+//! one `Persist` at the end of the step (or earlier, when a `TruncateLog` /
+//! `InstallSnapshot` must follow it in order). An action that must wait for durability is
+//! parked on the token of the last token-bearing output issued before it; `Persisted` is
+//! cumulative, so releasing every token up to the reported one runs actions in order.
+//!
+//! Invariants: `durable <= issued`; parked tokens are all in `(durable, issued]`; the batch
+//! is empty between steps.
+
+use std::collections::BTreeMap;
+
+use crate::replica::io::LogRecord;
+use crate::types::{PersistToken, ServerId, Zxid};
+
+/// An action released when a write is durable. `gen` is the role generation it belongs
+/// to: actions of a role the replica has left are dropped, never run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Deferred {
+    /// Follower: ACK (a PROPOSAL or NEWLEADER) up to `zxid`.
+    Ack { gen: u64, to: ServerId, zxid: Zxid },
+    /// Follower: ACKEPOCH once `acceptedEpoch` is durable.
+    AckEpoch { gen: u64, to: ServerId, fresh: bool },
+    /// Leader: its own acceptedEpoch is durable.
+    LeaderAcceptedEpoch { gen: u64 },
+    /// Leader: its own history + currentEpoch are durable (its NEWLEADER ack).
+    LeaderCurrentEpoch { gen: u64 },
+    /// Leader: its own log is durable up to `zxid` (its own PROPOSAL ack).
+    SelfAck { gen: u64, zxid: Zxid },
+}
+
+impl Deferred {
+    pub(crate) fn gen(&self) -> u64 {
+        match self {
+            Deferred::Ack { gen, .. }
+            | Deferred::AckEpoch { gen, .. }
+            | Deferred::LeaderAcceptedEpoch { gen }
+            | Deferred::LeaderCurrentEpoch { gen }
+            | Deferred::SelfAck { gen, .. } => *gen,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Storage {
+    issued: u64,
+    durable: u64,
+    pub(crate) batch: Vec<LogRecord>,
+    batch_deferred: Vec<Deferred>,
+    parked: BTreeMap<u64, Vec<Deferred>>,
+}
+
+impl Storage {
+    /// A fresh token for a token-bearing output.
+    pub(crate) fn issue(&mut self) -> PersistToken {
+        self.issued += 1;
+        PersistToken(self.issued)
+    }
+
+    /// Takes the batch for a `Persist`, parking its actions on `token`.
+    pub(crate) fn take_batch(&mut self) -> Option<Vec<LogRecord>> {
+        if self.batch.is_empty() {
+            assert!(self.batch_deferred.is_empty(), "deferred without records");
+            return None;
+        }
+        Some(std::mem::take(&mut self.batch))
+    }
+
+    pub(crate) fn park_batch_on(&mut self, token: PersistToken) {
+        let d = std::mem::take(&mut self.batch_deferred);
+        if !d.is_empty() {
+            self.parked.entry(token.0).or_default().extend(d);
+        }
+    }
+
+    /// Parks `d` behind everything written so far; returns it if nothing is pending.
+    pub(crate) fn defer(&mut self, d: Deferred) -> Option<Deferred> {
+        if !self.batch.is_empty() {
+            self.batch_deferred.push(d);
+            None
+        } else if self.issued > self.durable {
+            self.parked.entry(self.issued).or_default().push(d);
+            None
+        } else {
+            Some(d)
+        }
+    }
+
+    /// `Persisted { token }`: the released actions in order, or `None` for a stale or
+    /// unknown token.
+    pub(crate) fn persisted(&mut self, token: PersistToken) -> Option<Vec<Deferred>> {
+        if token.0 <= self.durable || token.0 > self.issued {
+            return None;
+        }
+        self.durable = token.0;
+        let later = self.parked.split_off(&(token.0 + 1));
+        let done = std::mem::replace(&mut self.parked, later);
+        Some(done.into_values().flatten().collect())
+    }
+
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub(crate) fn check_invariants(&self) {
+        assert!(self.durable <= self.issued, "durable beyond issued");
+        assert!(self.batch.is_empty(), "batch left unflushed after a step");
+        assert!(
+            self.parked
+                .keys()
+                .all(|t| *t > self.durable && *t <= self.issued),
+            "parked action on a released or unissued token"
+        );
+    }
+}

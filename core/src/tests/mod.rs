@@ -1,0 +1,9 @@
+//! Core protocol tests: an in-crate harness (`harness`) wiring N replicas with a manual
+//! clock, and tests asserting exact output sequences.
+
+mod ensemble;
+mod harness;
+mod random;
+mod standalone;
+mod watches;
+mod zab;

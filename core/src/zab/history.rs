@@ -1,0 +1,180 @@
+//! [`History`]: the replica's transaction history — the applied tree, the in-memory log of
+//! logged transactions, and the commit point.
+//!
+//! Inputs: appended transactions (proposals, sync payloads), commit points, truncations,
+//! installed snapshots. Outputs: the next committed transaction to apply, and log slices
+//! for DIFF / TRUNC / SNAP.
+//!
+//! Invariants (`check_invariants`):
+//! - log entries are strictly increasing by zxid and all above `log_start`;
+//! - `log_start <= applied <= committed <= last_logged` (the tree only ever holds committed
+//!   transactions, so a TRUNC never has to undo applied state);
+//! - every txn in `(log_start, applied]` is still in the log (so DIFF can serve it).
+
+use std::collections::VecDeque;
+
+use crate::tree::DataTree;
+use crate::txn::Txn;
+use crate::types::Zxid;
+
+#[derive(Debug)]
+pub(crate) struct History {
+    pub(crate) tree: DataTree,
+    log: VecDeque<Txn>,
+    log_start: Zxid,
+    committed: Zxid,
+}
+
+impl History {
+    pub(crate) fn new(tree: DataTree) -> History {
+        let start = tree.last_zxid();
+        History {
+            tree,
+            log: VecDeque::new(),
+            log_start: start,
+            committed: start,
+        }
+    }
+
+    pub(crate) fn applied(&self) -> Zxid {
+        self.tree.last_zxid()
+    }
+
+    pub(crate) fn committed(&self) -> Zxid {
+        self.committed
+    }
+
+    pub(crate) fn log_start(&self) -> Zxid {
+        self.log_start
+    }
+
+    pub(crate) fn last_logged(&self) -> Zxid {
+        self.log.back().map_or(self.log_start, |t| t.header.zxid)
+    }
+
+    /// Logged transactions not yet committed.
+    pub(crate) fn uncommitted_len(&self) -> usize {
+        self.log.len() - self.position_after(self.committed)
+    }
+
+    /// Appends a txn above the last logged one.
+    pub(crate) fn append(&mut self, txn: Txn) {
+        assert!(
+            txn.header.zxid > self.last_logged(),
+            "log append out of order: {} after {}",
+            txn.header.zxid,
+            self.last_logged()
+        );
+        self.log.push_back(txn);
+    }
+
+    /// Raises the commit point (never beyond the log, never down).
+    pub(crate) fn commit_through(&mut self, zxid: Zxid) {
+        let z = zxid.min(self.last_logged());
+        if z > self.committed {
+            self.committed = z;
+        }
+    }
+
+    /// The next committed transaction the tree has not applied yet.
+    pub(crate) fn next_to_apply(&self) -> Option<&Txn> {
+        let applied = self.applied();
+        if applied >= self.committed {
+            return None;
+        }
+        let i = self.position_after(applied);
+        let t = self.log.get(i)?;
+        assert!(t.header.zxid <= self.committed, "commit point inside a gap");
+        Some(t)
+    }
+
+    /// Drops every logged txn above `after`. The caller guarantees `after >= applied`.
+    pub(crate) fn truncate_after(&mut self, after: Zxid) {
+        assert!(after >= self.applied(), "truncating applied state");
+        while self.log.back().is_some_and(|t| t.header.zxid > after) {
+            self.log.pop_back();
+        }
+        if self.committed > after {
+            self.committed = after.max(self.applied());
+        }
+    }
+
+    /// Replaces the whole state with a snapshot tree.
+    pub(crate) fn install(&mut self, tree: DataTree) {
+        let z = tree.last_zxid();
+        self.tree = tree;
+        self.log.clear();
+        self.log_start = z;
+        self.committed = z;
+    }
+
+    /// Forgets log entries up to `upto` (they are in a durable snapshot).
+    pub(crate) fn compact(&mut self, upto: Zxid) {
+        let upto = upto.min(self.applied());
+        while self.log.front().is_some_and(|t| t.header.zxid <= upto) {
+            self.log.pop_front();
+        }
+        if upto > self.log_start {
+            self.log_start = upto;
+        }
+    }
+
+    /// True if `zxid` names a point of this history (the log start or a logged txn).
+    pub(crate) fn contains(&self, zxid: Zxid) -> bool {
+        zxid == self.log_start
+            || self
+                .log
+                .binary_search_by_key(&zxid, |t| t.header.zxid)
+                .is_ok()
+    }
+
+    /// Logged txns above `zxid` (which must be at or above `log_start`).
+    pub(crate) fn entries_after(&self, zxid: Zxid) -> Vec<Txn> {
+        self.log
+            .range(self.position_after(zxid)..)
+            .cloned()
+            .collect()
+    }
+
+    /// The largest point of this history at or below `zxid`, if not below `log_start`.
+    pub(crate) fn floor(&self, zxid: Zxid) -> Option<Zxid> {
+        if zxid < self.log_start {
+            return None;
+        }
+        let i = self.position_after(zxid);
+        Some(if i == 0 {
+            self.log_start
+        } else {
+            self.log[i - 1].header.zxid
+        })
+    }
+
+    /// Index of the first entry with zxid > `zxid`.
+    fn position_after(&self, zxid: Zxid) -> usize {
+        self.log.partition_point(|t| t.header.zxid <= zxid)
+    }
+
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub(crate) fn check_invariants(&self) {
+        let applied = self.applied();
+        assert!(self.log_start <= applied, "applied below log start");
+        assert!(applied <= self.committed, "applied beyond commit point");
+        assert!(
+            self.committed <= self.last_logged(),
+            "commit point beyond log"
+        );
+        assert!(
+            self.log
+                .front()
+                .is_none_or(|t| t.header.zxid > self.log_start),
+            "log entry at or below log start"
+        );
+        debug_assert!(
+            self.log
+                .iter()
+                .zip(self.log.iter().skip(1))
+                .all(|(a, b)| a.header.zxid < b.header.zxid),
+            "log not strictly increasing"
+        );
+    }
+}
