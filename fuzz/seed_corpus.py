@@ -9,7 +9,8 @@ Apache ZooKeeper 3.8.0 (core/tests/vectors/zookeeper-3.8.0/frames.jsonl).
 Usage: python3 fuzz/seed_corpus.py   (writes fuzz/corpus/<target>/<frame id>)
 
 The `snapshot` seeds (fuzz/corpus/snapshot/: an empty tree and a small tree with every
-node kind) are `DataTree::serialize` output, committed as they are; `tree_ops` starts from
+node kind) are `DataTree::serialize` output and the `peer_message` seeds one
+`encode_peer` envelope per message kind, committed as they are; `tree_ops` starts from
 an empty corpus (its input is a choice sequence, not a format).
 """
 import json
