@@ -349,6 +349,7 @@ impl Replica {
                     current_epoch: self.current_epoch,
                     last_zxid: self.history.last_logged(),
                     fresh,
+                    applied_zxid: self.history.applied(),
                 };
                 self.emit_send(to, msg);
             }

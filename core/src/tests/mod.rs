@@ -3,6 +3,7 @@
 
 mod ensemble;
 mod harness;
+mod hostile;
 mod random;
 mod standalone;
 mod watches;
