@@ -24,7 +24,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tracing::warn;
 
-use crate::proto::jute::{ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody};
+use crate::proto::jute::{
+    ConnectResponse, ErrorReply, ReplyHeader, Request, RequestHeader, ResponseBody,
+};
 use crate::replica::{CloseReason, Config, Output, Replica};
 use crate::session::session_password;
 use crate::tree::{digest_auth, WriteOp};
@@ -259,6 +261,36 @@ impl Replica {
             },
         };
         self.push(conn, item);
+        self.drain(conn);
+    }
+
+    pub(crate) fn on_client_request_rejected(&mut self, conn: ConnId, reply: ErrorReply) {
+        let Some(c) = self.pipeline.conns.get(&conn) else {
+            self.counters.client_inputs_dropped += 1;
+            return;
+        };
+        if c.session.is_none() || c.queue.len() >= self.cfg.client_requests_queued_max {
+            self.close_conn(conn, CloseReason::ProtocolViolation);
+            return;
+        }
+        warn!(?conn, xid = reply.xid, err = %reply.err, "undecodable client request");
+        let body = reply
+            .empty_multi_body
+            .then(|| ResponseBody::Multi(crate::proto::jute::MultiResponse::default()));
+        let close = if reply.close_after {
+            Close::After
+        } else {
+            Close::No
+        };
+        self.push(
+            conn,
+            Pending::Immediate {
+                xid: reply.xid,
+                err: reply.err,
+                body,
+                close,
+            },
+        );
         self.drain(conn);
     }
 
@@ -516,7 +548,9 @@ impl Replica {
                     body,
                     close,
                 } => {
-                    self.emit_reply(conn, ReplyHeader::new(xid, applied, err), body);
+                    // Bodies here are intentional (the empty multi of a rejected multiRead).
+                    let header = ReplyHeader::new(xid, applied, err);
+                    self.emit(Output::Reply { conn, header, body });
                     if close == Close::After {
                         self.close_conn(conn, CloseReason::ProtocolViolation);
                         return;
