@@ -381,6 +381,7 @@ fn stale_epoch_ack_does_not_count_for_discovery() {
         current_epoch: Epoch(0),
         last_zxid: Zxid::ZERO,
         fresh: false,
+        applied_zxid: Zxid::ZERO,
     };
     let outs = step(
         &mut r,
@@ -404,6 +405,7 @@ fn stale_epoch_ack_does_not_count_for_discovery() {
         current_epoch: Epoch(0),
         last_zxid: Zxid::ZERO,
         fresh: true,
+        applied_zxid: Zxid::ZERO,
     };
     let outs = step(
         &mut r,

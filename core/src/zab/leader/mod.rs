@@ -56,6 +56,7 @@ pub(crate) struct Learner {
     nonce: u64,
     phase: LearnerPhase,
     last_zxid: Zxid,
+    applied_zxid: Zxid,
     newleader_zxid: Zxid,
     acked: Zxid,
     last_heard: Nanos,
@@ -178,8 +179,21 @@ impl Replica {
 
     pub(crate) fn on_leader_message(&mut self, from: ServerId, msg: PeerMessage) {
         let now = self.now;
+        // Only what a learner sends proves it is alive and ours (a leader's PING from a
+        // confused peer must not keep a dead learner in our quorum).
+        let from_learner = matches!(
+            msg,
+            PeerMessage::AckEpoch { .. }
+                | PeerMessage::Ack { .. }
+                | PeerMessage::Touch { .. }
+                | PeerMessage::Request { .. }
+                | PeerMessage::Sync { .. }
+                | PeerMessage::Revalidate { .. }
+        );
         let known = if let Some(l) = self.leader().learners.get_mut(&from) {
-            l.last_heard = now;
+            if from_learner {
+                l.last_heard = now;
+            }
             true
         } else {
             false
@@ -200,7 +214,8 @@ impl Replica {
                 current_epoch,
                 last_zxid,
                 fresh,
-            } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh),
+                applied_zxid,
+            } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh, applied_zxid),
             PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
             PeerMessage::Revalidate { session } => {
                 // A client reattached `session` through this learner: it owns it now.
@@ -260,6 +275,7 @@ impl Replica {
                 nonce,
                 phase: LearnerPhase::AwaitingEpoch,
                 last_zxid,
+                applied_zxid: Zxid::ZERO,
                 newleader_zxid: Zxid::ZERO,
                 acked: Zxid::ZERO,
                 last_heard: now,
@@ -327,7 +343,14 @@ impl Replica {
         self.maybe_start_sync();
     }
 
-    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid, fresh: bool) {
+    fn on_ack_epoch(
+        &mut self,
+        from: ServerId,
+        current_epoch: Epoch,
+        last_zxid: Zxid,
+        fresh: bool,
+        applied_zxid: Zxid,
+    ) {
         let mine = (self.current_epoch, self.history.last_logged());
         let l = self.leader();
         let Some(x) = l.learners.get_mut(&from) else {
@@ -338,6 +361,7 @@ impl Replica {
                 current_epoch,
                 last_zxid,
                 fresh,
+                applied_zxid,
             };
             self.drop_peer_message(from, "leader: ACKEPOCH out of phase", &msg);
             return;
@@ -350,6 +374,7 @@ impl Replica {
             return;
         }
         x.last_zxid = last_zxid;
+        x.applied_zxid = applied_zxid;
         x.phase = LearnerPhase::AwaitingSyncStart;
         if fresh {
             l.fresh_epoch_ackers.insert(from);
@@ -398,9 +423,10 @@ impl Replica {
     fn send_sync(&mut self, to: ServerId) {
         let last = self.history.last_logged();
         let committed = self.history.committed();
-        let (epoch, their) = {
+        let (epoch, their, their_applied) = {
             let l = self.leader_ref();
-            (l.epoch, l.learners[&to].last_zxid)
+            let x = &l.learners[&to];
+            (l.epoch, x.last_zxid, x.applied_zxid)
         };
         let h = &self.history;
         let msg = if h.contains(their) && h.entries_after(their).len() <= self.cfg.diff_txns_max {
@@ -408,8 +434,12 @@ impl Replica {
                 txns: h.entries_after(their),
                 committed,
             }
-        } else if let Some(after) = h.floor(their).filter(|_| their >= h.log_start()) {
-            // The learner has txns we do not (never committed): cut them, then DIFF.
+        } else if let Some(after) = h
+            .floor(their)
+            .filter(|a| their >= h.log_start() && *a >= their_applied)
+        {
+            // The learner has txns we do not (never committed): cut them, then DIFF. Never
+            // below what it applied (that would need a snapshot: SNAP below).
             PeerMessage::Trunc {
                 after,
                 txns: h.entries_after(after),
