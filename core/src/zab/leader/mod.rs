@@ -483,6 +483,10 @@ impl Replica {
                 x.acked = zxid;
                 if established {
                     self.emit_send(from, PeerMessage::UpToDate { committed });
+                    // The NEWLEADER ack also acknowledges every proposal the learner was
+                    // re-sent in its DIFF; they may now be durable on a quorum, and no later
+                    // PROPOSAL ack need ever come to move the commit point (sim seed 427).
+                    self.maybe_commit();
                 } else {
                     self.maybe_establish();
                 }
