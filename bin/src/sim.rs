@@ -130,6 +130,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
             tracing_subscriber::fmt()
                 .with_timer(SimTime)
                 .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -49,7 +49,7 @@ impl Agreement {
                     ),
                 );
             }
-            if c.prev != prev && prev.0 != 0 {
+            if c.prev != prev {
                 // A replica that skipped over committed zxids (prev < c.prev) or that
                 // applied something the first applier never saw (prev > c.prev).
                 return fail(
