@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use arbor_sim::{Options, Report};
+use arbor_sim::{Mutation, Options, Report};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::format::Writer;
@@ -74,6 +74,18 @@ pub struct SimArgs {
     /// Trace lines shown for a failure.
     #[arg(long, default_value_t = 60)]
     trace_keep: usize,
+    /// Inject a deliberate environment bug to prove the checkers catch it.
+    #[arg(long, value_enum)]
+    mutation: Option<MutationArg>,
+}
+
+/// `--mutation` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum MutationArg {
+    /// fsync reports success but only every other one is durable.
+    LyingFsync,
+    /// Peer links are not FIFO.
+    ReorderLinks,
 }
 
 impl SimArgs {
@@ -94,6 +106,10 @@ impl SimArgs {
             disk_delay_us_max: self.disk_delay_us,
             kind_off_prob: self.kind_off_prob,
             trace_keep: self.trace_keep,
+            mutation: self.mutation.map(|m| match m {
+                MutationArg::LyingFsync => Mutation::LyingFsync,
+                MutationArg::ReorderLinks => Mutation::ReorderLinks,
+            }),
             ..Options::default()
         };
         if self.no_faults {

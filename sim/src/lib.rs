@@ -15,7 +15,7 @@ pub mod trace;
 pub mod world;
 
 pub use check::Violation;
-pub use options::Options;
+pub use options::{Mutation, Options};
 pub use world::{run, Failure, Report};
 
 /// The version of the simulator's replay format.

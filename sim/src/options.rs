@@ -40,6 +40,20 @@ pub struct Options {
     pub think_ms_max: u64,
     /// Trace lines kept for failure reports.
     pub trace_keep: usize,
+    /// A deliberate driver bug, to prove the checkers catch what it breaks.
+    pub mutation: Option<Mutation>,
+}
+
+/// A deliberate bug injected into the simulated environment (never in normal runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// The disk reports `Persisted` for every write but makes only every other fsync
+    /// durable, so a crash can lose acknowledged data (the ZOOKEEPER-3911 / -4646 class
+    /// seen from the storage side). Durability / agreement checkers must fire.
+    LyingFsync,
+    /// Peer links deliver out of order (the contract promises FIFO). Some checker or a
+    /// core assertion must fire.
+    ReorderLinks,
 }
 
 impl Default for Options {
@@ -62,6 +76,7 @@ impl Default for Options {
             client_inflight_max: 3,
             think_ms_max: 50,
             trace_keep: 60,
+            mutation: None,
         }
     }
 }
@@ -80,11 +95,16 @@ impl Options {
 
     /// The `arbor sim` flags that reproduce these options for `seed`.
     pub fn replay_command(&self, seed: u64) -> String {
+        let mutation = match self.mutation {
+            None => "",
+            Some(Mutation::LyingFsync) => " --mutation lying-fsync",
+            Some(Mutation::ReorderLinks) => " --mutation reorder-links",
+        };
         format!(
             "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
              --crash-rate {} --crash-on-persist {} --link-break-rate {} --partition-rate {} \
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
-             --kind-off-prob {}",
+             --kind-off-prob {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,

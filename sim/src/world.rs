@@ -39,7 +39,7 @@ use crate::check::primary_order::PrimaryOrder;
 use crate::check::{session_fifo, CheckResult, Violation};
 use crate::client::{gen_op, Client, ClientConn, HistEntry, Mode};
 use crate::disk::{Disk, Effect};
-use crate::options::Options;
+use crate::options::{Mutation, Options};
 use crate::trace::{set_sim_time_ns, Trace};
 
 const MS: u64 = 1_000_000;
@@ -742,8 +742,9 @@ impl World {
         if self.nodes[n].inc != inc || self.nodes[n].replica.is_none() {
             return Ok(());
         }
+        let lie = self.opts.mutation == Some(Mutation::LyingFsync) && token.0 % 2 == 1;
         let node = &mut self.nodes[n];
-        if node.disk.sync_through(token) {
+        if !lie && node.disk.sync_through(token) {
             let d = &node.disk.durable;
             let last = d.log.last().map(|t| t.header.zxid);
             self.chk
@@ -893,7 +894,11 @@ impl World {
             .net
             .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
         let l = &mut self.links[link_ix(from, to, nn)];
-        let at = (self.now + delay).max(l.last_at[dir]);
+        let at = if self.opts.mutation == Some(Mutation::ReorderLinks) {
+            self.now + delay
+        } else {
+            (self.now + delay).max(l.last_at[dir])
+        };
         l.last_at[dir] = at;
         let gen = l.gen;
         self.push(at, Ev::Deliver { from, to, gen, msg });
