@@ -95,6 +95,9 @@ pub struct Client {
     pub wake_gen: u64,
     /// Whether a connection attempt is in flight.
     pub connecting: bool,
+    /// Sequential nodes this client created (deleted again later, so that the tree and
+    /// getChildren("/") stay small).
+    pub sequentials: Vec<String>,
 }
 
 impl Client {
@@ -114,6 +117,7 @@ impl Client {
             history: Vec::new(),
             wake_gen: 0,
             connecting: false,
+            sequentials: Vec::new(),
         }
     }
 
@@ -159,7 +163,19 @@ fn create(rng: &mut ChaCha8Rng) -> CreateRequest {
 }
 
 /// A random request: (request, op name, is write).
-pub fn gen_op(rng: &mut ChaCha8Rng) -> (Request, &'static str, bool) {
+pub fn gen_op(
+    rng: &mut ChaCha8Rng,
+    sequentials: &mut Vec<String>,
+) -> (Request, &'static str, bool) {
+    if !sequentials.is_empty() && rng.gen_bool(0.25) {
+        let i = rng.gen_range(0..sequentials.len());
+        let path = sequentials.swap_remove(i);
+        return (
+            Request::Delete(DeleteRequest { path, version: -1 }),
+            "delete",
+            true,
+        );
+    }
     match rng.gen_range(0..100) {
         0..=19 => (Request::Create(create(rng)), "create", true),
         20..=24 => (Request::Create2(create(rng)), "create2", true),

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use arbor_core::proto::jute::{
-    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader,
+    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
 use arbor_core::replica::{CloseReason, Config, Input, LogRecord, Output, Replica};
 use arbor_core::txn::Txn;
@@ -32,6 +32,7 @@ use crate::check::digest::Digests;
 use crate::check::durability::Durability;
 use crate::check::ephemerals::Ephemerals;
 use crate::check::epochs::EpochSanity;
+use crate::check::integrity::Integrity;
 use crate::check::leadership::Leadership;
 use crate::check::liveness::{self, EndState};
 use crate::check::monotonic_reads::MonotonicReads;
@@ -107,7 +108,7 @@ enum S2C {
     Closed(CloseReason),
     Connected(ConnectResponse, Zxid),
     Lost,
-    Reply(ReplyHeader),
+    Reply(ReplyHeader, Option<String>),
 }
 
 #[derive(Debug)]
@@ -235,6 +236,7 @@ struct Checkers {
     durability: Durability,
     ephemerals: Ephemerals,
     epochs: EpochSanity,
+    integrity: Integrity,
     leadership: Leadership,
     monotonic: MonotonicReads,
     primary: PrimaryOrder,
@@ -341,6 +343,7 @@ impl World {
                 durability: Durability::default(),
                 ephemerals: Ephemerals::default(),
                 epochs: EpochSanity::default(),
+                integrity: Integrity::default(),
                 leadership: Leadership::default(),
                 monotonic: MonotonicReads::default(),
                 primary: PrimaryOrder::default(),
@@ -614,7 +617,16 @@ impl World {
                 let node = &mut self.nodes[n];
                 node.disk.push(None, Effect::Snapshot(zxid, data));
             }
-            Output::Reply { conn, header, .. } => self.server_to_client(conn.0, S2C::Reply(header)),
+            Output::Reply { conn, header, body } => {
+                // Only created sequential paths matter to the workload (it deletes them).
+                let created = match body {
+                    Some(ResponseBody::Create(p)) => Some(p.path),
+                    Some(ResponseBody::Create2(p)) => Some(p.path),
+                    _ => None,
+                }
+                .filter(|p| p.starts_with("/s"));
+                self.server_to_client(conn.0, S2C::Reply(header, created))
+            }
             Output::Notify { .. } => {}
             Output::ConnectResponse { conn, response } => {
                 let applied = self.nodes[n]
@@ -647,6 +659,7 @@ impl World {
         if applied > old {
             let mut prev = old;
             for (z, t) in node.shadow.range(Zxid(old.0 + 1)..=applied) {
+                self.chk.integrity.on_apply(id, t)?;
                 self.chk.agreement.on_apply(id, prev, t)?;
                 self.chk.primary.on_apply(id, *z)?;
                 self.chk.durability.on_apply(id, prev, *z)?;
@@ -1222,7 +1235,7 @@ impl World {
                 Ok(())
             }
             S2C::Connected(resp, server_applied) => self.client_connected(ci, resp, server_applied),
-            S2C::Reply(h) => self.client_reply(ci, server, h),
+            S2C::Reply(h, created) => self.client_reply(ci, server, h, created),
         }
     }
 
@@ -1319,7 +1332,13 @@ impl World {
         }
     }
 
-    fn client_reply(&mut self, ci: usize, server: usize, h: ReplyHeader) -> CheckResult {
+    fn client_reply(
+        &mut self,
+        ci: usize,
+        server: usize,
+        h: ReplyHeader,
+        created: Option<String>,
+    ) -> CheckResult {
         let now = self.now;
         let sid = self.nodes[server].id.0;
         let heal = !self.in_fault_phase;
@@ -1347,6 +1366,9 @@ impl World {
         let (write, op) = (e.write, e.op);
         if h.zxid > cl.last_zxid_seen {
             cl.last_zxid_seen = h.zxid;
+        }
+        if let Some(p) = created {
+            cl.sequentials.push(p);
         }
         self.chk.monotonic.on_reply(session, sid, h.xid, h.zxid)?;
         if write && h.err == 0 {
@@ -1441,7 +1463,7 @@ impl World {
                 return Ok(());
             }
         } else if mode == Mode::Active && cl.ops_left > 0 && outstanding < inflight_max {
-            let (req, op, write) = gen_op(&mut self.rng.client);
+            let (req, op, write) = gen_op(&mut self.rng.client, &mut self.clients[ci].sequentials);
             if write && !self.in_fault_phase {
                 self.writes_after_heal = true;
             }
@@ -1490,6 +1512,7 @@ impl World {
             lost: false,
         });
         let hi = cl.history.len() - 1;
+        self.chk.integrity.on_request(session, x);
         if let Some(c) = cl.conn.as_mut() {
             c.outstanding.push_back(hi);
             c.last_send_ns = now;

@@ -206,3 +206,11 @@ fn liveness_fires_without_leader_or_with_stuck_requests() {
         "liveness",
     );
 }
+
+#[test]
+fn integrity_fires_on_a_txn_nobody_asked_for() {
+    let mut i = arbor_sim::check::integrity::Integrity::default();
+    i.on_request(SessionId(5), 1);
+    i.on_apply(S1, &txn(z(1, 1), 5, 1, "/a")).unwrap();
+    fired(i.on_apply(S1, &txn(z(1, 2), 5, 2, "/a")), "integrity");
+}

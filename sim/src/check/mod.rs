@@ -8,6 +8,7 @@ pub mod digest;
 pub mod durability;
 pub mod ephemerals;
 pub mod epochs;
+pub mod integrity;
 pub mod leadership;
 pub mod liveness;
 pub mod monotonic_reads;
