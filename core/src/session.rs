@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::types::{Nanos, SessionId};
+use crate::types::{Nanos, ServerId, SessionId};
 
 /// Length of a session password.
 pub const SESSION_PASSWORD_LEN: usize = 16;
@@ -45,6 +45,8 @@ pub(crate) struct SessionTracker {
     /// Deadline and timeout (ms) of each live session.
     live: BTreeMap<SessionId, (Nanos, i32)>,
     closing: BTreeSet<SessionId>,
+    /// The server each session's client is attached through (ZooKeeper's session owner).
+    owners: BTreeMap<SessionId, ServerId>,
 }
 
 fn deadline(now: Nanos, timeout_ms: i32, tick_ns: u64) -> Nanos {
@@ -59,6 +61,7 @@ impl SessionTracker {
     pub(crate) fn reset(&mut self, sessions: &[(SessionId, i32)], now: Nanos, tick_ns: u64) {
         self.live.clear();
         self.closing.clear();
+        self.owners.clear();
         for (s, t) in sessions {
             self.live.insert(*s, (deadline(now, *t, tick_ns), *t));
         }
@@ -72,6 +75,7 @@ impl SessionTracker {
     pub(crate) fn on_closed(&mut self, s: SessionId) {
         self.live.remove(&s);
         self.closing.remove(&s);
+        self.owners.remove(&s);
     }
 
     pub(crate) fn touch(&mut self, s: SessionId, now: Nanos, tick_ns: u64) {
@@ -87,6 +91,14 @@ impl SessionTracker {
             .filter(|(s, (d, _))| *d <= now && !self.closing.contains(s))
             .map(|(s, _)| *s)
             .collect()
+    }
+
+    pub(crate) fn owner(&self, s: SessionId) -> Option<ServerId> {
+        self.owners.get(&s).copied()
+    }
+
+    pub(crate) fn set_owner(&mut self, s: SessionId, server: ServerId) {
+        self.owners.insert(s, server);
     }
 
     pub(crate) fn mark_closing(&mut self, s: SessionId) {

@@ -83,20 +83,12 @@ pub(crate) fn classify(request: &Request) -> Kind {
         ),
         Request::CloseSession => write(WriteOp::CloseSession),
         Request::Sync(r) => Kind::Sync(r.path.clone()),
-        // WATCH INTEGRATION POINT: setWatches / setWatches2 re-register, addWatch adds a
-        // persistent watch, checkWatches / removeWatches consult the watch manager. Until
-        // it lands: accepted and answered, no watch kept.
-        Request::SetWatches(_) | Request::SetWatches2(_) => {
-            Kind::Immediate(ErrorCode::Ok, None, Close::No)
-        }
-        Request::AddWatch(_) => Kind::Immediate(
-            ErrorCode::Ok,
-            Some(ResponseBody::Error(IntResponse { value: 0 })),
-            Close::No,
-        ),
-        Request::CheckWatches(_) | Request::RemoveWatches(_) => {
-            Kind::Immediate(ErrorCode::NoWatcher, None, Close::No)
-        }
+        // Watch management: answered in queue order by `watches`.
+        Request::SetWatches(_)
+        | Request::SetWatches2(_)
+        | Request::AddWatch(_)
+        | Request::CheckWatches(_)
+        | Request::RemoveWatches(_) => Kind::Read,
         Request::Reconfig(_) => Kind::Immediate(ErrorCode::ReconfigDisabled, None, Close::No),
         // Top-level check, SASL (not configured), and the out-of-band ops that reach here
         // with the wrong xid: Unimplemented, then close (reference §4).
@@ -203,8 +195,7 @@ fn multi_result(sub_op: Option<OpCode>, r: &OpResult) -> MultiResult {
     }
 }
 
-/// Answers a read against the tree. WATCH INTEGRATION POINT: the `watch` flags of
-/// exists / getData / getChildren(2) register watches here, on this connection.
+/// Answers a read against the tree (watch registration is `watches`' business).
 pub(crate) fn read_reply(
     tree: &DataTree,
     request: &Request,

@@ -17,6 +17,7 @@
 //! follower, and drops every connection when that ends.
 
 mod convert;
+mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -30,8 +31,11 @@ use crate::session::{negotiate_timeout_ms, session_password, SESSION_PASSWORD_LE
 use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
 use crate::types::{ConnId, ErrorCode, Id, OpCode, SessionId, Zxid};
+use crate::watch::WatchManager;
+use crate::zab::leader::Requester;
 use crate::zab::{Origin, PeerMessage, Role};
 use convert::{classify, read_reply, write_reply, Close, Kind};
+use watches::is_watch_op;
 
 /// One queued answer.
 #[derive(Debug)]
@@ -84,9 +88,15 @@ pub(crate) struct Pipeline {
     next_request: u64,
     /// Follower: sessions touched since the last heartbeat answer.
     touched: BTreeSet<SessionId>,
+    /// Watches of this server's connections.
+    pub(crate) watches: WatchManager,
 }
 
 impl Pipeline {
+    pub(crate) fn has_conn(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
     pub(crate) fn take_touched(&mut self) -> Vec<SessionId> {
         std::mem::take(&mut self.touched).into_iter().collect()
     }
@@ -112,6 +122,7 @@ impl Pipeline {
             }
         }
         assert!(self.conns.len() <= cfg.clients_max, "too many connections");
+        self.watches.check_invariants();
         if !self.serving {
             assert!(self.conns.is_empty(), "connections while not serving");
         }
@@ -133,6 +144,7 @@ impl Replica {
         p.awaiting.clear();
         p.forwarded.clear();
         p.touched.clear();
+        p.watches = WatchManager::default();
         for conn in conns {
             self.emit(Output::CloseClient {
                 conn,
@@ -142,12 +154,21 @@ impl Replica {
     }
 
     fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+        self.forget_conn(conn);
+        self.emit(Output::CloseClient { conn, reason });
+    }
+
+    pub(crate) fn pipeline_close(&mut self, conn: ConnId, reason: CloseReason) {
+        self.close_conn(conn, reason);
+    }
+
+    fn forget_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.pipeline.conns.remove(&conn) {
             if let Some(s) = c.session {
                 self.pipeline.by_session.remove(&s);
             }
         }
-        self.emit(Output::CloseClient { conn, reason });
+        self.pipeline.watches.remove_connection(conn);
     }
 
     fn touch_session(&mut self, s: SessionId) {
@@ -236,6 +257,15 @@ impl Replica {
         self.pipeline.conns.insert(conn, c);
         self.pipeline.by_session.insert(s, conn);
         self.touch_session(s);
+        // The session is now attached here: tell the leader (ZooKeeper's revalidation).
+        match &self.role {
+            Role::Leading(_) => self.sessions.set_owner(s, self.cfg.id),
+            Role::Following(f) => {
+                let leader = f.leader;
+                self.emit_send(leader, PeerMessage::Revalidate { session: s });
+            }
+            Role::Looking(_) => panic!("serving while looking"),
+        }
         self.emit(Output::ConnectResponse {
             conn,
             response: ConnectResponse {
@@ -249,11 +279,7 @@ impl Replica {
     }
 
     pub(crate) fn on_client_closed(&mut self, conn: ConnId) {
-        if let Some(c) = self.pipeline.conns.remove(&conn) {
-            if let Some(s) = c.session {
-                self.pipeline.by_session.remove(&s);
-            }
-        }
+        self.forget_conn(conn);
     }
 
     pub(crate) fn on_client_request(
@@ -384,7 +410,11 @@ impl Replica {
                     .get(&conn)
                     .map(|c| c.auth.clone())
                     .unwrap_or_default();
-                match self.propose(session, cxid, &op, &auth, None) {
+                let requester = Requester::Client {
+                    server: self.cfg.id,
+                    origin: None,
+                };
+                match self.propose(session, cxid, &op, &auth, requester) {
                     Ok(zxid) => {
                         self.pipeline.awaiting.insert(zxid, conn);
                     }
@@ -551,6 +581,11 @@ impl Replica {
                     xid, op, result, ..
                 } => {
                     let (err, body, zxid) = result.expect("ready");
+                    if err == ErrorCode::SessionMoved {
+                        // Not a reply: the connection is stale (reference §4, §12).
+                        self.close_conn(conn, CloseReason::SessionMoved);
+                        return;
+                    }
                     self.emit_reply(conn, ReplyHeader::new(xid, zxid, err), body);
                     if op == OpCode::CloseSession && err == ErrorCode::Ok {
                         self.close_conn(conn, CloseReason::SessionClosed);
@@ -565,9 +600,16 @@ impl Replica {
                         Some(body),
                     );
                 }
+                Pending::Read { header, request } if is_watch_op(&request) => {
+                    self.answer_watch_op(conn, header.xid, &request);
+                }
                 Pending::Read { header, request } => {
                     let auth = &self.pipeline.conns[&conn].auth;
                     let (err, body) = read_reply(&self.history.tree, &request, session, auth);
+                    if !self.register_read_watch(conn, &request, err) {
+                        self.close_conn(conn, CloseReason::Overloaded);
+                        return;
+                    }
                     self.emit_reply(conn, ReplyHeader::new(header.xid, applied, err), body);
                 }
                 Pending::Immediate {

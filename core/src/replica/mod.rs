@@ -344,10 +344,11 @@ impl Replica {
         }
         match d {
             Deferred::Ack { to, zxid, .. } => self.emit_send(to, PeerMessage::Ack { zxid }),
-            Deferred::AckEpoch { to, .. } => {
+            Deferred::AckEpoch { to, fresh, .. } => {
                 let msg = PeerMessage::AckEpoch {
                     current_epoch: self.current_epoch,
                     last_zxid: self.history.last_logged(),
+                    fresh,
                 };
                 self.emit_send(to, msg);
             }
@@ -382,8 +383,9 @@ impl Replica {
             TxnBody::CloseSession { session, .. } => self.sessions.on_closed(*session),
             _ => {}
         }
-        // WATCH INTEGRATION POINT: `outcome.triggers` fire watches here, before the reply
-        // below is released (an event precedes any later reply that reflects the change).
+        // Watches fire before the replies this txn releases (an event precedes any later
+        // reply that reflects the change).
+        self.pipeline_fire_watches(&outcome);
         self.pipeline_on_applied(txn, &outcome);
         self.applied_since_snapshot += 1;
         if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {

@@ -22,7 +22,7 @@ pub(crate) enum Deferred {
     /// Follower: ACK (a PROPOSAL or NEWLEADER) up to `zxid`.
     Ack { gen: u64, to: ServerId, zxid: Zxid },
     /// Follower: ACKEPOCH once `acceptedEpoch` is durable.
-    AckEpoch { gen: u64, to: ServerId },
+    AckEpoch { gen: u64, to: ServerId, fresh: bool },
     /// Leader: its own acceptedEpoch is durable.
     LeaderAcceptedEpoch { gen: u64 },
     /// Leader: its own history + currentEpoch are durable (its NEWLEADER ack).

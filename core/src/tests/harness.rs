@@ -20,6 +20,7 @@ pub(crate) fn config(i: usize, n: usize) -> Config {
     let voters = (0..n).map(sid).collect();
     let mut c = Config::new(sid(i), voters).with_tick_ns(TICK_NS);
     c.seed = 7 + i as u64;
+    c.tree.extended_types_enabled = true;
     c
 }
 
@@ -52,9 +53,23 @@ impl Disk {
                 Effect::Records(recs) => {
                     for r in recs {
                         match r {
-                            LogRecord::AcceptedEpoch(e) => self.accepted = e,
-                            LogRecord::CurrentEpoch(e) => self.current = e,
-                            LogRecord::Txn(t) => self.log.push(t),
+                            LogRecord::AcceptedEpoch(e) => {
+                                assert!(e >= self.accepted, "acceptedEpoch went down on disk");
+                                self.accepted = e;
+                            }
+                            LogRecord::CurrentEpoch(e) => {
+                                assert!(e >= self.current, "currentEpoch went down on disk");
+                                self.current = e;
+                            }
+                            LogRecord::Txn(t) => {
+                                assert!(
+                                    self.log
+                                        .last()
+                                        .is_none_or(|l| l.header.zxid < t.header.zxid),
+                                    "log append out of order on disk"
+                                );
+                                self.log.push(t);
+                            }
                         }
                     }
                 }
@@ -64,6 +79,17 @@ impl Disk {
                     self.log.clear();
                 }
             }
+            // Epoch sanity (zab.md §1.1) after every durable write.
+            assert!(
+                self.accepted >= self.current,
+                "disk: acceptedEpoch < currentEpoch"
+            );
+            assert!(
+                self.log
+                    .last()
+                    .is_none_or(|t| t.header.zxid.epoch() <= self.accepted),
+                "disk: logged txn above acceptedEpoch"
+            );
         }
     }
 
@@ -91,6 +117,8 @@ pub(crate) struct Cluster {
     pub(crate) down: BTreeSet<usize>,
     /// Client-facing outputs per node, in order.
     pub(crate) client: Vec<Vec<Output>>,
+    /// Every transaction any node ever logged, by zxid: Zab's "same zxid, same txn".
+    pub(crate) logged: std::collections::BTreeMap<Zxid, Txn>,
 }
 
 impl Cluster {
@@ -121,6 +149,7 @@ impl Cluster {
             auto_persist: vec![true; n],
             down: BTreeSet::new(),
             client: (0..n).map(|_| Vec::new()).collect(),
+            logged: std::collections::BTreeMap::new(),
         };
         for i in 0..n {
             c.drain(i);
@@ -144,9 +173,20 @@ impl Cluster {
         while let Some(o) = self.nodes[i].poll_output() {
             match &o {
                 Output::Send { to, msg } => self.net.push_back((sid(i), *to, msg.clone())),
-                Output::Persist { token, records, .. } => self.disks[i]
-                    .pending
-                    .push((*token, Effect::Records(records.clone()))),
+                Output::Persist { token, records, .. } => {
+                    for r in records {
+                        if let LogRecord::Txn(t) = r {
+                            let prev = self
+                                .logged
+                                .entry(t.header.zxid)
+                                .or_insert_with(|| t.clone());
+                            assert_eq!(prev, t, "two transactions share zxid {}", t.header.zxid);
+                        }
+                    }
+                    self.disks[i]
+                        .pending
+                        .push((*token, Effect::Records(records.clone())))
+                }
                 Output::TruncateLog { token, after_zxid } => self.disks[i]
                     .pending
                     .push((*token, Effect::Truncate(*after_zxid))),
@@ -252,9 +292,10 @@ impl Cluster {
         for _ in 0..200 {
             self.advance(TICK_NS);
             if let Some(l) = self.leader() {
+                let want = self.nodes[l].serving_leader();
                 let all = (0..self.nodes.len())
                     .filter(|i| !self.down.contains(i))
-                    .all(|i| self.nodes[i].serving_leader().map(|(x, _)| x) == Some(sid(l)));
+                    .all(|i| self.nodes[i].serving_leader() == want);
                 if all {
                     return l;
                 }

@@ -2,5 +2,7 @@
 //! clock, and tests asserting exact output sequences.
 
 mod harness;
+mod random;
 mod standalone;
+mod watches;
 mod zab;

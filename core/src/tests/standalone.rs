@@ -407,3 +407,65 @@ fn standalone_restart_recovers_committed_state() {
     assert!(c.nodes[0].tree().stat("/a").is_some());
     assert_eq!(c.nodes[0].epochs().1, crate::types::Epoch(2));
 }
+
+#[test]
+fn leader_expires_empty_containers_and_ttl_nodes_on_ticks() {
+    let mut c = standalone();
+    c.connect(0, 1);
+    let mark = c.client[0].len();
+    c.send(
+        0,
+        1,
+        1,
+        Request::CreateContainer(CreateRequest {
+            path: "/c".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 4,
+        }),
+    );
+    c.send(0, 1, 2, create("/c/x", b""));
+    c.send(
+        0,
+        1,
+        3,
+        Request::Delete(crate::proto::jute::DeleteRequest {
+            path: "/c/x".into(),
+            version: -1,
+        }),
+    );
+    c.send(
+        0,
+        1,
+        4,
+        Request::CreateTtl(crate::proto::jute::CreateTtlRequest {
+            path: "/t".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 5,
+            ttl: 500,
+        }),
+    );
+    c.settle();
+    let outs = c.client_since(0, 1, mark);
+    assert!(
+        outs.iter()
+            .all(|o| matches!(o, Output::Reply { header, .. } if header.err == 0)),
+        "{outs:?}"
+    );
+    assert!(c.nodes[0].tree().stat("/t").is_some());
+    c.advance(2 * TICK_NS);
+    assert!(
+        c.nodes[0].tree().stat("/c").is_none(),
+        "empty container not reaped"
+    );
+    assert!(
+        c.nodes[0].tree().stat("/t").is_some(),
+        "TTL node reaped early"
+    );
+    c.advance(10 * TICK_NS);
+    assert!(
+        c.nodes[0].tree().stat("/t").is_none(),
+        "TTL node not reaped"
+    );
+}

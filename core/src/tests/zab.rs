@@ -123,6 +123,7 @@ fn follower_acks_newleader_only_after_synced_history_and_epoch_durable() {
             [Output::Send {
                 msg: PeerMessage::AckEpoch {
                     current_epoch: Epoch(0),
+                    fresh: true,
                     ..
                 },
                 ..
@@ -591,4 +592,161 @@ fn forwarded_write_for_a_dead_session_is_a_session_expired_txn() {
     c.settle();
     assert!(c.nodes[l].last_logged_zxid() > before);
     assert!(c.nodes[l].tree().stat("/e").is_none());
+}
+
+/// Zab discovery: an ACKEPOCH from a follower that had already accepted the epoch (from any
+/// leader) does not count towards the quorum that fixes it, so two leaders can never both
+/// establish one epoch (ZooKeeper's ACKEPOCH -1).
+#[test]
+fn stale_epoch_ack_does_not_count_for_discovery() {
+    let mut r = Replica::new(super::harness::config(2, 3)); // server 3
+    while r.poll_output().is_some() {}
+    let (now, wall) = (crate::types::Nanos(1), crate::types::WallMillis(0));
+    let step = |r: &mut Replica, input| {
+        r.handle(now, wall, input);
+        let mut v = Vec::new();
+        while let Some(o) = r.poll_output() {
+            v.push(o);
+        }
+        v
+    };
+    let vote = Vote {
+        leader: sid(2),
+        zxid: Zxid::ZERO,
+        epoch: Epoch(0),
+    };
+    for from in [sid(0), sid(1)] {
+        let msg = PeerMessage::Notification {
+            round: 1,
+            vote,
+            state: PeerState::Looking,
+        };
+        step(&mut r, Input::Peer { from, msg });
+    }
+    assert_eq!(r.role_name(), "leading");
+    let info = |nonce| PeerMessage::FollowerInfo {
+        accepted_epoch: Epoch(0),
+        last_zxid: Zxid::ZERO,
+        nonce,
+    };
+    let outs = step(
+        &mut r,
+        Input::Peer {
+            from: sid(0),
+            msg: info(1),
+        },
+    );
+    let Some(Output::Persist { token, .. }) = outs.last() else {
+        panic!("{outs:?}")
+    };
+    let token = *token;
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            msg: PeerMessage::LeaderInfo { epoch: Epoch(1) },
+            ..
+        }
+    )));
+    step(&mut r, Input::Persisted { token });
+    let stale = PeerMessage::AckEpoch {
+        current_epoch: Epoch(0),
+        last_zxid: Zxid::ZERO,
+        fresh: false,
+    };
+    let outs = step(
+        &mut r,
+        Input::Peer {
+            from: sid(0),
+            msg: stale,
+        },
+    );
+    assert!(
+        outs.is_empty(),
+        "synchronization started on a stale epoch ack: {outs:?}"
+    );
+    step(
+        &mut r,
+        Input::Peer {
+            from: sid(1),
+            msg: info(2),
+        },
+    );
+    let fresh = PeerMessage::AckEpoch {
+        current_epoch: Epoch(0),
+        last_zxid: Zxid::ZERO,
+        fresh: true,
+    };
+    let outs = step(
+        &mut r,
+        Input::Peer {
+            from: sid(1),
+            msg: fresh,
+        },
+    );
+    let newleaders = outs
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    msg: PeerMessage::NewLeader {
+                        epoch: Epoch(1),
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(newleaders, 2, "{outs:?}");
+    assert!(
+        matches!(outs.last(), Some(Output::Persist { records, .. }) if records == &vec![LogRecord::CurrentEpoch(Epoch(1))])
+    );
+}
+
+/// ZooKeeper's session owner check: once a session reattaches through another server, a
+/// write on its stale connection closes that connection instead of being applied.
+#[test]
+fn write_on_a_moved_session_closes_the_stale_connection() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = follower(&c, l);
+    let r = c.connect(f, 1);
+    // Reattach through the leader while the follower's connection stays open.
+    let again = c
+        .connect_with(
+            l,
+            2,
+            crate::proto::jute::ConnectRequest {
+                session_id: r.session_id,
+                passwd: r.passwd.clone(),
+                timeout_ms: 1_000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.session_id, r.session_id);
+    let mark = c.client[f].len();
+    c.send(f, 1, 5, create("/stale"));
+    c.settle();
+    let outs = c.client_since(f, 1, mark);
+    assert!(
+        matches!(
+            outs.as_slice(),
+            [Output::CloseClient {
+                reason: crate::replica::CloseReason::SessionMoved,
+                ..
+            }]
+        ),
+        "{outs:?}"
+    );
+    assert!(c.nodes[l].tree().stat("/stale").is_none());
+    let mark = c.client[l].len();
+    c.send(l, 2, 6, create("/fresh"));
+    c.settle();
+    let outs = c.client_since(l, 2, mark);
+    assert!(
+        matches!(&outs[0], Output::Reply { header, .. } if header.err == 0),
+        "{outs:?}"
+    );
 }

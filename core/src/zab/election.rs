@@ -133,6 +133,17 @@ impl Replica {
             return;
         }
         let Role::Looking(_) = &self.role else {
+            // Our leader announcing that it is no longer the leader of our epoch: it moved on
+            // (re-elected, restarted) without us noticing the link drop. Re-elect now rather
+            // than serving stale reads until syncLimit.
+            if let Role::Following(f) = &self.role {
+                let moved = state != PeerState::Leading || vote.epoch != f.epoch;
+                if from == f.leader && f.is_serving() && moved {
+                    info!(leader = %from, "our leader left our epoch");
+                    self.start_election();
+                    return;
+                }
+            }
             // A settled server answers LOOKING peers with the vote it settled on.
             if state == PeerState::Looking {
                 let msg = self.notification();

@@ -213,12 +213,17 @@ impl Replica {
         }
         self.follower().epoch = epoch;
         let gen = self.role_gen;
-        if epoch > self.accepted_epoch {
+        let fresh = epoch > self.accepted_epoch;
+        if fresh {
             self.accepted_epoch = epoch;
             self.emit_log_record(LogRecord::AcceptedEpoch(epoch));
         }
         self.follower().phase = FollowerPhase::AwaitingSync;
-        self.defer(Deferred::AckEpoch { gen, to: leader });
+        self.defer(Deferred::AckEpoch {
+            gen,
+            to: leader,
+            fresh,
+        });
     }
 
     fn on_sync(

@@ -10,7 +10,7 @@
 //! `Synced` / `Active` was sent a history ending at or below our last logged zxid;
 //! `LeaderTick` is armed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{info, warn};
 
@@ -65,6 +65,9 @@ pub(crate) struct Leader {
     pub(crate) phase: LeaderPhase,
     started: Nanos,
     accepted_epochs: BTreeMap<ServerId, Epoch>,
+    /// Voters whose acceptedEpoch *we* raised to our epoch (they count for discovery even
+    /// if their link broke and they rejoined since).
+    fresh_epoch_ackers: BTreeSet<ServerId>,
     learners: BTreeMap<ServerId, Learner>,
     self_epoch_durable: bool,
     self_newleader_durable: bool,
@@ -81,6 +84,7 @@ impl Leader {
             phase: LeaderPhase::AwaitingFollowerInfos,
             started: now,
             accepted_epochs: BTreeMap::new(),
+            fresh_epoch_ackers: BTreeSet::new(),
             learners: BTreeMap::new(),
             self_epoch_durable: false,
             self_newleader_durable: false,
@@ -113,6 +117,12 @@ impl Leader {
             r.timers.is_armed(TimerKind::LeaderTick),
             "leading without a tick timer"
         );
+        if self.phase >= LeaderPhase::AwaitingNewLeaderAcks {
+            assert!(
+                self.fresh_epoch_ackers.len() + 1 >= r.cfg.quorum(),
+                "synchronizing without a quorum of fresh epoch acks"
+            );
+        }
         if self.phase == LeaderPhase::Broadcast {
             assert_eq!(
                 r.current_epoch, self.epoch,
@@ -178,12 +188,25 @@ impl Replica {
                 last_zxid,
                 nonce,
             } => self.on_follower_info(from, accepted_epoch, last_zxid, nonce),
-            _ if !known => self.drop_peer_message(from, "leader: unknown learner", &msg),
+            _ if !known => {
+                // Probably a follower of an older epoch of ours: tell it who leads now.
+                self.drop_peer_message(from, "leader: unknown learner", &msg);
+                let n = self.notification();
+                self.emit_send(from, n);
+            }
             PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
-            } => self.on_ack_epoch(from, current_epoch, last_zxid),
+                fresh,
+            } => self.on_ack_epoch(from, current_epoch, last_zxid, fresh),
             PeerMessage::Ack { zxid } => self.on_ack(from, zxid),
+            PeerMessage::Revalidate { session } => {
+                // A client reattached `session` through this learner: it owns it now.
+                if self.leader_ref().is_established() {
+                    self.sessions.set_owner(session, from);
+                    self.sessions.touch(session, self.now, self.cfg.tick_ns);
+                }
+            }
             PeerMessage::Touch { sessions } => {
                 if self.leader_ref().is_established() {
                     for s in sessions {
@@ -200,7 +223,16 @@ impl Replica {
             } => {
                 if origin.server != from
                     || self
-                        .propose(session, cxid, &op, &auth, Some(origin))
+                        .propose(
+                            session,
+                            cxid,
+                            &op,
+                            &auth,
+                            Requester::Client {
+                                server: from,
+                                origin: Some(origin),
+                            },
+                        )
                         .is_err()
                 {
                     self.emit_send(from, PeerMessage::Rejected { origin });
@@ -234,6 +266,15 @@ impl Replica {
         if l.phase == LeaderPhase::AwaitingFollowerInfos {
             l.accepted_epochs.insert(from, accepted);
             self.maybe_choose_epoch();
+        } else if accepted > l.epoch {
+            // The learner promised an epoch above ours and cannot follow us; it would rejoin
+            // forever. Adopt its promise (always safe: a promise only forbids lower epochs)
+            // and abdicate, so the next discovery picks an epoch above it.
+            let epoch = l.epoch;
+            info!(%from, accepted = accepted.0, epoch = epoch.0, "learner accepted a newer epoch; abdicating");
+            self.accepted_epoch = self.accepted_epoch.max(accepted);
+            self.emit_log_record(LogRecord::AcceptedEpoch(self.accepted_epoch));
+            self.start_election();
         } else {
             let epoch = l.epoch;
             if let Some(x) = l.learners.get_mut(&from) {
@@ -284,7 +325,7 @@ impl Replica {
         self.maybe_start_sync();
     }
 
-    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid) {
+    fn on_ack_epoch(&mut self, from: ServerId, current_epoch: Epoch, last_zxid: Zxid, fresh: bool) {
         let mine = (self.current_epoch, self.history.last_logged());
         let l = self.leader();
         let Some(x) = l.learners.get_mut(&from) else {
@@ -294,6 +335,7 @@ impl Replica {
             let msg = PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
+                fresh,
             };
             self.drop_peer_message(from, "leader: ACKEPOCH out of phase", &msg);
             return;
@@ -307,6 +349,9 @@ impl Replica {
         }
         x.last_zxid = last_zxid;
         x.phase = LearnerPhase::AwaitingSyncStart;
+        if fresh {
+            l.fresh_epoch_ackers.insert(from);
+        }
         if l.phase >= LeaderPhase::AwaitingNewLeaderAcks {
             self.send_sync(from);
         } else {
@@ -321,15 +366,16 @@ impl Replica {
         if l.phase != LeaderPhase::AwaitingEpochAcks || !l.self_epoch_durable {
             return;
         }
+        // Only promises made to us for this epoch count (see `PeerMessage::AckEpoch`).
+        if l.fresh_epoch_ackers.len() + 1 < quorum {
+            return;
+        }
         let acked: Vec<ServerId> = l
             .learners
             .iter()
             .filter(|(_, x)| x.phase == LearnerPhase::AwaitingSyncStart)
             .map(|(id, _)| *id)
             .collect();
-        if acked.len() + 1 < quorum {
-            return;
-        }
         let epoch = l.epoch;
         let last = self.history.last_logged();
         let l = self.leader();
@@ -505,7 +551,7 @@ impl Replica {
         cxid: i32,
         op: &WriteOp,
         auth: &[Id],
-        origin: Option<Origin>,
+        requester: Requester,
     ) -> Result<Zxid, ProposeError> {
         let inflight = self.history.uncommitted_len();
         let time = self.wall;
@@ -536,14 +582,33 @@ impl Replica {
             time,
             auth,
         };
-        // The session must be live and not being closed (ZooKeeper's leader-side
-        // `checkSession`): otherwise the write becomes a SessionExpired error txn. This also
-        // keeps an ephemeral from being created for a session whose close is in flight.
-        let internal = session == SessionId(0) && matches!(op, WriteOp::DeleteExpired { .. });
-        let session_live = matches!(op, WriteOp::CreateSession { .. })
-            || internal
-            || (self.history.tree.sessions().contains_key(&session)
-                && !self.sessions.is_closing(session));
+        // ZooKeeper's leader-side `checkSession`: a client's session must be live, not being
+        // closed, and owned by the server the request came through; otherwise the write
+        // becomes a SessionExpired / SessionMoved error txn. This also keeps an ephemeral
+        // from being created for a session whose close is in flight.
+        let (origin, via) = match requester {
+            Requester::Expiry => (None, None),
+            Requester::Client { server, origin } => (origin, Some(server)),
+        };
+        let refused = match (op, via) {
+            (WriteOp::CreateSession { .. }, _) | (_, None) => None,
+            (_, Some(server)) => {
+                if !self.history.tree.sessions().contains_key(&session)
+                    || self.sessions.is_closing(session)
+                {
+                    Some(ErrorCode::SessionExpired)
+                } else if self.sessions.owner(session).is_some_and(|o| o != server) {
+                    Some(ErrorCode::SessionMoved)
+                } else {
+                    self.sessions.set_owner(session, server);
+                    None
+                }
+            }
+        };
+        if let (WriteOp::CreateSession { .. }, Some(server)) = (op, via) {
+            self.sessions.set_owner(session, server);
+        }
+        let session_live = refused.is_none();
         let clamped;
         let op = match op {
             WriteOp::CreateSession { timeout_ms } => {
@@ -573,7 +638,7 @@ impl Replica {
                     time,
                 },
                 body: TxnBody::Error {
-                    err: ErrorCode::SessionExpired,
+                    err: refused.expect("refused when not live"),
                 },
             }
         };
@@ -638,7 +703,7 @@ impl Replica {
     fn expire_sessions(&mut self) {
         for s in self.sessions.expired(self.now) {
             info!(session = %s, "session expired");
-            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], None);
+            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], Requester::Expiry);
         }
     }
 
@@ -649,9 +714,22 @@ impl Replica {
             return;
         }
         for (path, _) in self.history.tree.due_for_expiry(self.wall) {
-            let _ = self.propose(SessionId(0), 0, &WriteOp::DeleteExpired { path }, &[], None);
+            let op = WriteOp::DeleteExpired { path };
+            let _ = self.propose(SessionId(0), 0, &op, &[], Requester::Expiry);
         }
     }
+}
+
+/// Who a proposal is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requester {
+    /// A client of `server` (the leader itself, or a learner that forwarded it).
+    Client {
+        server: ServerId,
+        origin: Option<Origin>,
+    },
+    /// The leader's own session / container / TTL expiry.
+    Expiry,
 }
 
 /// Why `propose` did not issue a transaction.

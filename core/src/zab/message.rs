@@ -87,6 +87,11 @@ pub enum PeerMessage {
         current_epoch: Epoch,
         /// The follower's last logged zxid.
         last_zxid: Zxid,
+        /// True when this LEADERINFO raised our acceptedEpoch. A follower that had already
+        /// accepted the epoch (from whichever leader) answers `false`, and the leader does
+        /// not count it towards the quorum that fixes the epoch — as ZooKeeper's ACKEPOCH
+        /// with epoch -1 — so two leaders can never both gather a quorum for one epoch.
+        fresh: bool,
     },
     /// Sync: append `txns` (the follower already holds everything up to their first).
     Diff {
@@ -146,6 +151,12 @@ pub enum PeerMessage {
     },
     /// Leader heartbeat.
     Ping,
+    /// A client reattached this session through the sending learner (ZooKeeper's
+    /// REVALIDATE): the leader records it as the session's owner and touches it.
+    Revalidate {
+        /// The session.
+        session: SessionId,
+    },
     /// Follower heartbeat answer: sessions its clients touched since the last one.
     Touch {
         /// Touched sessions.
