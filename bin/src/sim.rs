@@ -220,12 +220,12 @@ fn report_failure(r: &Report) {
 
 fn print_table(rs: &[Report]) {
     println!(
-        "{:>8} {:>10} {:>10} {:>7} {:>9} {:>8} {:>9}  result",
-        "seed", "sim s", "events", "faults", "txns", "acked", "requests"
+        "{:>8} {:>10} {:>10} {:>7} {:>9} {:>8} {:>9} {:>7}  result",
+        "seed", "sim s", "events", "faults", "txns", "acked", "requests", "watches"
     );
     for r in rs {
         println!(
-            "{:>8} {:>10.1} {:>10} {:>7} {:>9} {:>8} {:>9}  {}",
+            "{:>8} {:>10.1} {:>10} {:>7} {:>9} {:>8} {:>9} {:>7}  {}",
             r.seed,
             r.sim_ns as f64 / 1e9,
             r.events,
@@ -233,6 +233,7 @@ fn print_table(rs: &[Report]) {
             r.txns_committed,
             r.writes_acked,
             r.requests,
+            r.notifications,
             match &r.failure {
                 None => "ok".to_string(),
                 Some(f) => format!("FAIL {}", f.violation.checker),
@@ -254,6 +255,10 @@ fn print_summary(rs: &[Report], secs: f64) {
     println!("faults injected  {faults}");
     println!("txns committed   {txns}");
     println!("writes acked     {acked}");
+    println!(
+        "watch events     {}",
+        rs.iter().map(|r| r.notifications).sum::<u64>()
+    );
     println!("failures         {}", failed.len());
     println!(
         "wall time        {secs:.1} s ({:.0} events/s, simulated/wall {:.0}x)",

@@ -37,6 +37,7 @@ use crate::check::leadership::Leadership;
 use crate::check::liveness::{self, EndState};
 use crate::check::monotonic_reads::MonotonicReads;
 use crate::check::primary_order::PrimaryOrder;
+use crate::check::watch_order::WatchOrder;
 use crate::check::{session_fifo, CheckResult, Violation};
 use crate::client::{gen_op, Client, ClientConn, HistEntry, Mode};
 use crate::disk::{Disk, Effect};
@@ -68,6 +69,8 @@ pub struct Report {
     pub writes_acked: usize,
     /// Client requests sent.
     pub requests: usize,
+    /// Watch notifications delivered to clients.
+    pub notifications: u64,
     /// Hash of the event trace.
     pub trace_hash: u64,
     /// The failure, if any.
@@ -108,6 +111,7 @@ enum S2C {
     Closed(CloseReason),
     Connected(ConnectResponse, Zxid),
     Lost,
+    Notify(Zxid),
     Reply(ReplyHeader, Option<String>),
 }
 
@@ -240,6 +244,7 @@ struct Checkers {
     leadership: Leadership,
     monotonic: MonotonicReads,
     primary: PrimaryOrder,
+    watches: WatchOrder,
 }
 
 /// The whole simulated world of one run.
@@ -269,6 +274,7 @@ pub struct World {
     kinds: [bool; 5],
     acked_after_heal: usize,
     writes_after_heal: bool,
+    notifications: u64,
     done: bool,
 }
 
@@ -347,6 +353,7 @@ impl World {
                 leadership: Leadership::default(),
                 monotonic: MonotonicReads::default(),
                 primary: PrimaryOrder::default(),
+                watches: WatchOrder::default(),
             },
             trace: Trace::new(opts.trace_keep),
             events: 0,
@@ -357,6 +364,7 @@ impl World {
             kinds,
             acked_after_heal: 0,
             writes_after_heal: false,
+            notifications: 0,
             done: false,
             opts,
         }
@@ -371,6 +379,7 @@ impl World {
             txns_committed: self.chk.agreement.len(),
             writes_acked: self.chk.durability.len(),
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
+            notifications: self.notifications,
             trace_hash: self.trace.hash(),
             failure,
         }
@@ -627,7 +636,7 @@ impl World {
                 .filter(|p| p.starts_with("/s"));
                 self.server_to_client(conn.0, S2C::Reply(header, created))
             }
-            Output::Notify { .. } => {}
+            Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
             Output::ConnectResponse { conn, response } => {
                 let applied = self.nodes[n]
                     .replica
@@ -1230,12 +1239,20 @@ impl World {
                     _ => "lost".to_string(),
                 };
                 self.line(format!("client {ci} conn {conn} {why}"));
+                self.chk.watches.on_closed(conn);
                 self.conns.get_mut(&conn).expect("exists").client_open = false;
                 self.client_lost_conn(ci);
                 Ok(())
             }
             S2C::Connected(resp, server_applied) => self.client_connected(ci, resp, server_applied),
-            S2C::Reply(h, created) => self.client_reply(ci, server, h, created),
+            S2C::Notify(z) => {
+                self.notifications += 1;
+                self.chk.watches.on_notify(conn, z)
+            }
+            S2C::Reply(h, created) => {
+                self.chk.watches.on_reply(conn, h.zxid);
+                self.client_reply(ci, server, h, created)
+            }
         }
     }
 

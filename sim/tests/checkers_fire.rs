@@ -214,3 +214,13 @@ fn integrity_fires_on_a_txn_nobody_asked_for() {
     i.on_apply(S1, &txn(z(1, 1), 5, 1, "/a")).unwrap();
     fired(i.on_apply(S1, &txn(z(1, 2), 5, 2, "/a")), "integrity");
 }
+
+#[test]
+fn watch_order_fires_on_an_event_after_a_reflecting_reply() {
+    let mut w = arbor_sim::check::watch_order::WatchOrder::default();
+    w.on_reply(1, z(1, 3));
+    w.on_notify(1, z(1, 4)).unwrap();
+    fired(w.on_notify(1, z(1, 2)), "watch_order");
+    w.on_reply(2, z(1, 5));
+    fired(w.on_notify(2, z(1, 5)), "watch_order");
+}

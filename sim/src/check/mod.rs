@@ -14,6 +14,7 @@ pub mod liveness;
 pub mod monotonic_reads;
 pub mod primary_order;
 pub mod session_fifo;
+pub mod watch_order;
 
 /// A property that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
