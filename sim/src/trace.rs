@@ -23,7 +23,7 @@ pub(crate) fn set_sim_time_ns(t: u64) {
 pub struct Trace {
     hash: u64,
     lines: u64,
-    recent: VecDeque<String>,
+    recent: VecDeque<(u64, String)>,
     keep: usize,
 }
 
@@ -41,8 +41,17 @@ impl Trace {
         }
     }
 
-    /// Records one line.
-    pub fn line(&mut self, line: String) {
+    /// Mixes one number into the hash (every event's time, sequence number and kind).
+    pub fn mix(&mut self, x: u64) {
+        for b in x.to_le_bytes() {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    /// Records one readable line at simulated time `at_ns`.
+    pub fn line(&mut self, at_ns: u64, line: String) {
+        self.mix(at_ns);
         for b in line.as_bytes().iter().chain(b"\n") {
             self.hash ^= u64::from(*b);
             self.hash = self.hash.wrapping_mul(FNV_PRIME);
@@ -52,7 +61,7 @@ impl Trace {
             if self.recent.len() == self.keep {
                 self.recent.pop_front();
             }
-            self.recent.push_back(line);
+            self.recent.push_back((at_ns, line));
         }
     }
 
@@ -71,8 +80,17 @@ impl Trace {
         self.lines == 0
     }
 
-    /// The most recent lines, oldest first.
+    /// The most recent lines, oldest first, stamped with simulated seconds.
     pub fn recent(&self) -> Vec<String> {
-        self.recent.iter().cloned().collect()
+        self.recent
+            .iter()
+            .map(|(t, l)| {
+                format!(
+                    "{:>4}.{:06}s {l}",
+                    t / 1_000_000_000,
+                    (t / 1_000) % 1_000_000
+                )
+            })
+            .collect()
     }
 }

@@ -128,7 +128,7 @@ enum Ev {
         from: usize,
         to: usize,
         gen: u64,
-        msg: PeerMessage,
+        msg: Box<PeerMessage>,
     },
     End,
     Fault,
@@ -166,6 +166,28 @@ enum Ev {
         conn: u64,
         msg: C2S,
     },
+}
+
+impl Ev {
+    /// A number per event kind (and its node / connection), mixed into the trace hash.
+    fn kind(&self) -> u64 {
+        match self {
+            Ev::ClientWake { client, .. } => 1 | (*client as u64) << 8,
+            Ev::Crash { node } => 2 | (*node as u64) << 8,
+            Ev::Deliver { from, to, .. } => 3 | (*from as u64) << 8 | (*to as u64) << 16,
+            Ev::End => 4,
+            Ev::Fault => 5,
+            Ev::HealAll => 6,
+            Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
+            Ev::LinkUp { a, b } => 8 | (*a as u64) << 8 | (*b as u64) << 16,
+            Ev::PartitionHeal { id } => 9 | id << 8,
+            Ev::Restart { node } => 10 | (*node as u64) << 8,
+            Ev::Synced { node, token, .. } => 11 | (*node as u64) << 8 | token.0 << 16,
+            Ev::Tick { node, .. } => 12 | (*node as u64) << 8,
+            Ev::ToClient { conn, .. } => 13 | conn << 8,
+            Ev::ToServer { conn, .. } => 14 | conn << 8,
+        }
+    }
 }
 
 struct Queued {
@@ -407,6 +429,9 @@ impl World {
             self.now = q.at;
             set_sim_time_ns(q.at);
             self.events += 1;
+            self.trace.mix(q.at);
+            self.trace.mix(q.seq);
+            self.trace.mix(q.ev.kind());
             let r = catch_unwind(AssertUnwindSafe(|| self.event(q.ev)));
             if let Some(f) = self.settle(r) {
                 return self.report(Some(f));
@@ -453,12 +478,7 @@ impl World {
     }
 
     fn line(&mut self, s: String) {
-        let l = format!(
-            "{:>6}.{:06} {s}",
-            self.now / 1_000_000_000,
-            (self.now / 1_000) % 1_000_000
-        );
-        self.trace.line(l);
+        self.trace.line(self.now, s);
     }
 
     // ----- events -----
@@ -481,7 +501,13 @@ impl World {
                         msg_name(&msg)
                     ));
                     let from_id = self.nodes[from].id;
-                    self.step(to, Input::Peer { from: from_id, msg })?;
+                    self.step(
+                        to,
+                        Input::Peer {
+                            from: from_id,
+                            msg: *msg,
+                        },
+                    )?;
                 }
             }
             Ev::End => {
@@ -923,7 +949,15 @@ impl World {
         };
         l.last_at[dir] = at;
         let gen = l.gen;
-        self.push(at, Ev::Deliver { from, to, gen, msg });
+        self.push(
+            at,
+            Ev::Deliver {
+                from,
+                to,
+                gen,
+                msg: Box::new(msg),
+            },
+        );
     }
 
     fn break_link(&mut self, a: usize, b: usize) -> CheckResult {
