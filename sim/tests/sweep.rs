@@ -7,8 +7,8 @@ fn sweep(nodes: usize, seeds: std::ops::Range<u64>) {
     let opts = Options {
         nodes,
         clients: 3,
-        duration_ms: 6_000,
-        heal_ms: 10_000,
+        duration_ms: 5_000,
+        heal_ms: 8_000,
         ..Options::default()
     };
     let mut failures = Vec::new();
