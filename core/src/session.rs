@@ -5,7 +5,7 @@
 //! - [`negotiate_timeout_ms`]: ZooKeeper's clamp to `[min, max]` (reference §3.3 step 3);
 //! - [`session_password`]: a deterministic keyed function of the session id and the
 //!   ensemble secret, so any member can verify a reconnecting client (§3.3 step 5);
-//! - [`SessionTracker`]: on the leader, each live session's expiry deadline, rounded up to
+//! - `SessionTracker`: on the leader, each live session's expiry deadline, rounded up to
 //!   the next tick (ZooKeeper's expiry buckets, §12), renewed by touches from local clients
 //!   and from followers' heartbeat answers.
 //!

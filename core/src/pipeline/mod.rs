@@ -17,6 +17,7 @@
 //! follower, and drops every connection when that ends.
 
 mod convert;
+mod handshake;
 mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -24,10 +25,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tracing::warn;
 
 use crate::proto::jute::{
-    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
+    ConnectResponse, ErrorReply, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
 use crate::replica::{CloseReason, Config, Output, Replica};
-use crate::session::{negotiate_timeout_ms, session_password, SESSION_PASSWORD_LEN};
+use crate::session::session_password;
 use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
 use crate::types::{ConnId, ErrorCode, Id, OpCode, SessionId, Zxid};
@@ -39,7 +40,7 @@ use watches::is_watch_op;
 
 /// One queued answer.
 #[derive(Debug)]
-enum Pending {
+pub(super) enum Pending {
     /// A new session's handshake, answered when its createSession is applied.
     Handshake {
         read_only: Option<bool>,
@@ -69,7 +70,7 @@ enum Pending {
 }
 
 #[derive(Debug, Default)]
-struct Conn {
+pub(super) struct Conn {
     session: Option<SessionId>,
     auth: Vec<Id>,
     queue: VecDeque<Pending>,
@@ -153,7 +154,7 @@ impl Replica {
         }
     }
 
-    fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+    pub(super) fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
         self.forget_conn(conn);
         self.emit(Output::CloseClient { conn, reason });
     }
@@ -169,113 +170,6 @@ impl Replica {
             }
         }
         self.pipeline.watches.remove_connection(conn);
-    }
-
-    fn touch_session(&mut self, s: SessionId) {
-        match &self.role {
-            Role::Leading(_) => self.sessions.touch(s, self.now, self.cfg.tick_ns),
-            _ => {
-                self.pipeline.touched.insert(s);
-            }
-        }
-    }
-
-    pub(crate) fn on_client_connect(&mut self, conn: ConnId, req: ConnectRequest) {
-        if !self.pipeline.serving {
-            self.emit(Output::CloseClient {
-                conn,
-                reason: CloseReason::NotServing,
-            });
-            return;
-        }
-        if self.pipeline.conns.contains_key(&conn) {
-            warn!(?conn, "second handshake on a connection");
-            self.counters.client_inputs_dropped += 1;
-            self.close_conn(conn, CloseReason::ProtocolViolation);
-            return;
-        }
-        if self.pipeline.conns.len() >= self.cfg.clients_max {
-            self.emit(Output::CloseClient {
-                conn,
-                reason: CloseReason::Overloaded,
-            });
-            return;
-        }
-        if req.last_zxid_seen > self.history.applied() {
-            // The client has seen a newer state: it must try another server (§3.3 step 2).
-            self.emit(Output::CloseClient {
-                conn,
-                reason: CloseReason::StaleServer,
-            });
-            return;
-        }
-        let read_only = req.read_only.map(|_| false);
-        let timeout_ms = negotiate_timeout_ms(
-            req.timeout_ms,
-            self.cfg.session_timeout_ms_min,
-            self.cfg.session_timeout_ms_max,
-        );
-        if req.session_id == SessionId(0) {
-            let mut c = Conn::default();
-            c.queue.push_back(Pending::Handshake {
-                read_only,
-                response: None,
-            });
-            self.pipeline.conns.insert(conn, c);
-            self.submit_write(conn, SessionId(0), 0, WriteOp::CreateSession { timeout_ms });
-            return;
-        }
-        let s = req.session_id;
-        let stored = self.history.tree.sessions().get(&s).copied();
-        let valid = stored.is_some()
-            && req.passwd == session_password(s, self.cfg.ensemble_secret)
-            && !self.sessions.is_closing(s);
-        let Some(stored_timeout) = stored.filter(|_| valid) else {
-            self.emit(Output::ConnectResponse {
-                conn,
-                response: ConnectResponse {
-                    protocol_version: 0,
-                    timeout_ms: 0,
-                    session_id: SessionId(0),
-                    passwd: vec![0; SESSION_PASSWORD_LEN],
-                    read_only,
-                },
-            });
-            self.emit(Output::CloseClient {
-                conn,
-                reason: CloseReason::InvalidSession,
-            });
-            return;
-        };
-        if let Some(old) = self.pipeline.by_session.get(&s).copied() {
-            self.close_conn(old, CloseReason::SessionMoved);
-        }
-        let c = Conn {
-            session: Some(s),
-            ..Default::default()
-        };
-        self.pipeline.conns.insert(conn, c);
-        self.pipeline.by_session.insert(s, conn);
-        self.touch_session(s);
-        // The session is now attached here: tell the leader (ZooKeeper's revalidation).
-        match &self.role {
-            Role::Leading(_) => self.sessions.set_owner(s, self.cfg.id),
-            Role::Following(f) => {
-                let leader = f.leader;
-                self.emit_send(leader, PeerMessage::Revalidate { session: s });
-            }
-            Role::Looking(_) => panic!("serving while looking"),
-        }
-        self.emit(Output::ConnectResponse {
-            conn,
-            response: ConnectResponse {
-                protocol_version: 0,
-                timeout_ms: stored_timeout,
-                session_id: s,
-                passwd: session_password(s, self.cfg.ensemble_secret),
-                read_only,
-            },
-        });
     }
 
     pub(crate) fn on_client_closed(&mut self, conn: ConnId) {
@@ -370,6 +264,36 @@ impl Replica {
         self.drain(conn);
     }
 
+    pub(crate) fn on_client_request_rejected(&mut self, conn: ConnId, reply: ErrorReply) {
+        let Some(c) = self.pipeline.conns.get(&conn) else {
+            self.counters.client_inputs_dropped += 1;
+            return;
+        };
+        if c.session.is_none() || c.queue.len() >= self.cfg.client_requests_queued_max {
+            self.close_conn(conn, CloseReason::ProtocolViolation);
+            return;
+        }
+        warn!(?conn, xid = reply.xid, err = %reply.err, "undecodable client request");
+        let body = reply
+            .empty_multi_body
+            .then(|| ResponseBody::Multi(crate::proto::jute::MultiResponse::default()));
+        let close = if reply.close_after {
+            Close::After
+        } else {
+            Close::No
+        };
+        self.push(
+            conn,
+            Pending::Immediate {
+                xid: reply.xid,
+                err: reply.err,
+                body,
+                close,
+            },
+        );
+        self.drain(conn);
+    }
+
     fn push(&mut self, conn: ConnId, item: Pending) {
         if let Some(c) = self.pipeline.conns.get_mut(&conn) {
             c.queue.push_back(item);
@@ -390,7 +314,7 @@ impl Replica {
         }
     }
 
-    fn new_origin(&mut self, conn: ConnId) -> Origin {
+    pub(super) fn new_origin(&mut self, conn: ConnId) -> Origin {
         let p = &mut self.pipeline;
         p.next_request += 1;
         p.forwarded.insert(p.next_request, conn);
@@ -401,7 +325,13 @@ impl Replica {
     }
 
     /// Leader: propose now. Follower: forward to the leader.
-    fn submit_write(&mut self, conn: ConnId, session: SessionId, cxid: i32, op: WriteOp) {
+    pub(super) fn submit_write(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        cxid: i32,
+        op: WriteOp,
+    ) {
         match &self.role {
             Role::Leading(_) => {
                 let auth = self
@@ -618,7 +548,9 @@ impl Replica {
                     body,
                     close,
                 } => {
-                    self.emit_reply(conn, ReplyHeader::new(xid, applied, err), body);
+                    // Bodies here are intentional (the empty multi of a rejected multiRead).
+                    let header = ReplyHeader::new(xid, applied, err);
+                    self.emit(Output::Reply { conn, header, body });
                     if close == Close::After {
                         self.close_conn(conn, CloseReason::ProtocolViolation);
                         return;

@@ -18,7 +18,7 @@
 use crate::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, ResponseBody, WatcherEvent,
 };
-use crate::proto::jute::{Request, RequestHeader};
+use crate::proto::jute::{ErrorReply, Request, RequestHeader};
 use crate::txn::Txn;
 use crate::types::{ConnId, Epoch, PersistToken, ServerId, Zxid};
 use crate::zab::PeerMessage;
@@ -47,6 +47,15 @@ pub enum Input {
         header: RequestHeader,
         /// The request record.
         request: Request,
+    },
+    /// A client frame that failed to decode (`RequestError::reply()` said how to answer).
+    /// The answer is queued behind the connection's earlier requests, so per-connection
+    /// reply order holds; the connection is closed after it when `close_after` is set.
+    ClientRequestRejected {
+        /// The connection.
+        conn: ConnId,
+        /// The answer the decoder prescribed.
+        reply: ErrorReply,
     },
     /// A decoded peer message, delivered in FIFO order per link.
     Peer {

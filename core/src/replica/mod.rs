@@ -172,6 +172,9 @@ impl Replica {
                 header,
                 request,
             } => self.on_client_request(conn, header, request),
+            Input::ClientRequestRejected { conn, reply } => {
+                self.on_client_request_rejected(conn, reply)
+            }
             Input::Peer { from, msg } => self.on_peer_message(from, msg),
             Input::PeerConnected { peer } => self.on_peer_connected(peer),
             Input::PeerDisconnected { peer } => self.on_peer_disconnected(peer),
@@ -349,6 +352,7 @@ impl Replica {
                     current_epoch: self.current_epoch,
                     last_zxid: self.history.last_logged(),
                     fresh,
+                    applied_zxid: self.history.applied(),
                 };
                 self.emit_send(to, msg);
             }

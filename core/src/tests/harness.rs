@@ -21,6 +21,8 @@ pub(crate) fn config(i: usize, n: usize) -> Config {
     let mut c = Config::new(sid(i), voters).with_tick_ns(TICK_NS);
     c.seed = 7 + i as u64;
     c.tree.extended_types_enabled = true;
+    // Small, so compaction, SNAP sync and recovery from snapshots happen in every run.
+    c.snapshot_every_txns = 7;
     c
 }
 
@@ -119,6 +121,8 @@ pub(crate) struct Cluster {
     pub(crate) client: Vec<Vec<Output>>,
     /// Every transaction any node ever logged, by zxid: Zab's "same zxid, same txn".
     pub(crate) logged: std::collections::BTreeMap<Zxid, Txn>,
+    /// Off when a test forges peer messages (forged txns legitimately break agreement).
+    pub(crate) check_agreement: bool,
 }
 
 impl Cluster {
@@ -150,6 +154,7 @@ impl Cluster {
             down: BTreeSet::new(),
             client: (0..n).map(|_| Vec::new()).collect(),
             logged: std::collections::BTreeMap::new(),
+            check_agreement: true,
         };
         for i in 0..n {
             c.drain(i);
@@ -172,10 +177,13 @@ impl Cluster {
         let mut outs = Vec::new();
         while let Some(o) = self.nodes[i].poll_output() {
             match &o {
-                Output::Send { to, msg } => self.net.push_back((sid(i), *to, msg.clone())),
+                Output::Send { to, msg } => {
+                    self.check_ack_durable(i, msg);
+                    self.net.push_back((sid(i), *to, msg.clone()))
+                }
                 Output::Persist { token, records, .. } => {
                     for r in records {
-                        if let LogRecord::Txn(t) = r {
+                        if let (LogRecord::Txn(t), true) = (r, self.check_agreement) {
                             let prev = self
                                 .logged
                                 .entry(t.header.zxid)
@@ -193,7 +201,16 @@ impl Cluster {
                 Output::InstallSnapshot { token, zxid, data } => self.disks[i]
                     .pending
                     .push((*token, Effect::Install(*zxid, data.clone()))),
-                Output::Snapshot { .. } => {}
+                Output::Snapshot { zxid, data } => {
+                    // A snapshot holds committed state only; model it as written at once.
+                    if self.disks[i]
+                        .snapshot
+                        .as_ref()
+                        .is_none_or(|(z, _)| z < zxid)
+                    {
+                        self.disks[i].snapshot = Some((*zxid, data.clone()));
+                    }
+                }
                 Output::CloseClient { .. }
                 | Output::ConnectResponse { .. }
                 | Output::Notify { .. }
@@ -202,6 +219,33 @@ impl Cluster {
             outs.push(o);
         }
         outs
+    }
+
+    /// zab.md "durability of acks": whatever an ACK / ACKEPOCH vouches for is on disk.
+    fn check_ack_durable(&self, i: usize, msg: &PeerMessage) {
+        let disk = &self.disks[i];
+        let (accepted, current) = self.nodes[i].epochs();
+        match msg {
+            PeerMessage::Ack { zxid } => {
+                let in_snapshot = disk.snapshot.as_ref().is_some_and(|(z, _)| z >= zxid);
+                let in_log = disk.log.iter().any(|t| t.header.zxid == *zxid);
+                assert!(
+                    *zxid == Zxid::ZERO || in_snapshot || in_log,
+                    "node {i} ACKed {zxid} before it was durable"
+                );
+                assert_eq!(
+                    disk.current, current,
+                    "node {i} ACKed before currentEpoch was durable"
+                );
+            }
+            PeerMessage::AckEpoch { .. } => {
+                assert_eq!(
+                    disk.accepted, accepted,
+                    "node {i} ACKEPOCH before acceptedEpoch durable"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// Reports durability of node `i`'s writes through `token`.

@@ -25,7 +25,7 @@ fn get(path: &str) -> Request {
     })
 }
 
-fn reply(o: &Output) -> (ReplyHeader, Option<ResponseBody>) {
+fn reply_of(o: &Output) -> (ReplyHeader, Option<ResponseBody>) {
     match o {
         Output::Reply { header, body, .. } => (*header, body.clone()),
         other => panic!("expected a reply, got {other:?}"),
@@ -75,14 +75,14 @@ fn standalone_create_get_set_round_trip_with_stat_and_reply_order() {
     c.settle();
     let outs = c.client_since(0, 1, mark);
     assert_eq!(outs.len(), 4, "{outs:?}");
-    let (h1, b1) = reply(&outs[0]);
+    let (h1, b1) = reply_of(&outs[0]);
     assert_eq!((h1.xid, h1.err), (1, 0));
     assert_eq!(
         b1,
         Some(ResponseBody::Create(PathResponse { path: "/a".into() }))
     );
     let create_zxid = h1.zxid;
-    let (h2, b2) = reply(&outs[1]);
+    let (h2, b2) = reply_of(&outs[1]);
     assert_eq!(h2.xid, 2);
     let Some(ResponseBody::GetData(GetDataResponse { data, stat })) = b2 else {
         panic!()
@@ -92,7 +92,7 @@ fn standalone_create_get_set_round_trip_with_stat_and_reply_order() {
         (stat.czxid, stat.mzxid, stat.version),
         (create_zxid.0, create_zxid.0, 0)
     );
-    let (h3, b3) = reply(&outs[2]);
+    let (h3, b3) = reply_of(&outs[2]);
     assert_eq!(h3.xid, 3);
     assert!(h3.zxid > create_zxid);
     let Some(ResponseBody::Stat(s3)) = b3 else {
@@ -102,7 +102,7 @@ fn standalone_create_get_set_round_trip_with_stat_and_reply_order() {
         (s3.version, s3.mzxid, s3.czxid),
         (1, h3.zxid.0, create_zxid.0)
     );
-    let (h4, b4) = reply(&outs[3]);
+    let (h4, b4) = reply_of(&outs[3]);
     assert_eq!((h4.xid, h4.zxid), (4, h3.zxid));
     let Some(ResponseBody::GetData(GetDataResponse { data, .. })) = b4 else {
         panic!()
@@ -124,8 +124,8 @@ fn read_behind_pending_write_waits_for_it() {
     let token = c.disks[0].pending_tokens()[0];
     let outs = c.persist(0, token);
     assert_eq!(outs.len(), 2, "{outs:?}");
-    assert_eq!(reply(&outs[0]).0.xid, 1);
-    let (h, b) = reply(&outs[1]);
+    assert_eq!(reply_of(&outs[0]).0.xid, 1);
+    let (h, b) = reply_of(&outs[1]);
     assert_eq!(h.xid, 2);
     assert!(matches!(b, Some(ResponseBody::GetData(_))));
 }
@@ -140,8 +140,8 @@ fn failed_write_is_an_error_txn_and_consumes_a_zxid() {
     c.send(0, 1, 2, create("/a/b", b""));
     c.settle();
     let outs = c.client_since(0, 1, mark);
-    assert_eq!(reply(&outs[0]).0.err, ErrorCode::NoNode.code());
-    let (h, b) = reply(&outs[1]);
+    assert_eq!(reply_of(&outs[0]).0.err, ErrorCode::NoNode.code());
+    let (h, b) = reply_of(&outs[1]);
     assert_eq!(h.err, ErrorCode::NoNode.code());
     assert_eq!(b, None);
     assert_eq!(h.zxid, Zxid(before.0 + 1));
@@ -152,7 +152,7 @@ fn ping_replies_with_xid_minus_two_and_last_zxid() {
     let mut c = standalone();
     c.connect(0, 1);
     let outs = c.send(0, 1, -2, Request::Ping);
-    let (h, b) = reply(&outs[0]);
+    let (h, b) = reply_of(&outs[0]);
     assert_eq!((h.xid, h.err, h.zxid), (-2, 0, c.nodes[0].applied_zxid()));
     assert_eq!(b, None);
 }
@@ -171,7 +171,7 @@ fn top_level_check_is_unimplemented_then_close() {
         }),
     );
     assert_eq!(outs.len(), 2, "{outs:?}");
-    assert_eq!(reply(&outs[0]).0.err, ErrorCode::Unimplemented.code());
+    assert_eq!(reply_of(&outs[0]).0.err, ErrorCode::Unimplemented.code());
     assert!(matches!(
         outs[1],
         Output::CloseClient {
@@ -334,7 +334,7 @@ fn close_session_replies_then_closes() {
     c.settle();
     let outs = c.client_since(0, 1, mark);
     assert_eq!(outs.len(), 2, "{outs:?}");
-    assert_eq!(reply(&outs[0]).0.xid, 7);
+    assert_eq!(reply_of(&outs[0]).0.xid, 7);
     assert!(matches!(
         outs[1],
         Output::CloseClient {
@@ -359,9 +359,9 @@ fn digest_auth_and_who_am_i() {
             auth: b"bob:secret".to_vec(),
         }),
     );
-    assert_eq!(reply(&outs[0]).0.err, 0);
+    assert_eq!(reply_of(&outs[0]).0.err, 0);
     let outs = c.send(0, 1, 3, Request::WhoAmI);
-    let (_, b) = reply(&outs[0]);
+    let (_, b) = reply_of(&outs[0]);
     let Some(ResponseBody::WhoAmI(w)) = b else {
         panic!()
     };
@@ -385,7 +385,7 @@ fn sync_on_leader_answers_with_path() {
     );
     c.settle();
     let outs = c.client_since(0, 1, mark);
-    let (h, b) = reply(&outs[1]);
+    let (h, b) = reply_of(&outs[1]);
     assert_eq!(h.xid, 2);
     assert_eq!(
         b,
@@ -468,4 +468,39 @@ fn leader_expires_empty_containers_and_ttl_nodes_on_ticks() {
         c.nodes[0].tree().stat("/t").is_none(),
         "TTL node not reaped"
     );
+}
+
+#[test]
+fn undecodable_request_is_answered_in_order_then_closes() {
+    let mut c = standalone();
+    c.connect(0, 1);
+    c.auto_persist[0] = false;
+    c.send(0, 1, 1, create("/a", b""));
+    let reply = crate::proto::jute::RequestError::UnknownOp { xid: 2, op: 999 }
+        .reply()
+        .unwrap();
+    let outs = c.step(
+        0,
+        Input::ClientRequestRejected {
+            conn: ConnId(1),
+            reply,
+        },
+    );
+    assert!(
+        outs.is_empty(),
+        "the -6 overtook the pending write: {outs:?}"
+    );
+    let token = c.disks[0].pending_tokens()[0];
+    let outs = c.persist(0, token);
+    assert_eq!(outs.len(), 3, "{outs:?}");
+    assert_eq!(reply_of(&outs[0]).0.xid, 1);
+    let (h, _) = reply_of(&outs[1]);
+    assert_eq!((h.xid, h.err), (2, ErrorCode::Unimplemented.code()));
+    assert!(matches!(
+        outs[2],
+        Output::CloseClient {
+            reason: CloseReason::ProtocolViolation,
+            ..
+        }
+    ));
 }

@@ -17,7 +17,7 @@
 //! Invariants: only messages from `leader` are processed; in `Broadcast` the follower
 //! serves clients; `FollowerTick` is armed.
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
 use crate::tree::DataTree;
@@ -246,7 +246,12 @@ impl Replica {
         }
         if let Some((zxid, data)) = snap {
             match DataTree::deserialize(&data, self.cfg.tree.clone()) {
-                Ok(tree) if tree.last_zxid() == zxid && zxid >= self.history.applied() => {
+                Ok(tree) if tree.last_zxid() == zxid => {
+                    if zxid < self.history.applied() {
+                        // Only reachable if our applied state diverged from every leader's
+                        // history (a bug or a hostile peer): the leader's state wins.
+                        error!(%leader, %zxid, applied = %self.history.applied(), "SNAP rolls back applied state");
+                    }
                     self.history.install(tree);
                     self.emit_install_snapshot(zxid, data);
                 }

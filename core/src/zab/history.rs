@@ -83,9 +83,9 @@ impl History {
             return None;
         }
         let i = self.position_after(applied);
-        let t = self.log.get(i)?;
-        assert!(t.header.zxid <= self.committed, "commit point inside a gap");
-        Some(t)
+        // The commit point is a watermark ("everything up to here"); it need not name a
+        // logged txn.
+        self.log.get(i).filter(|t| t.header.zxid <= self.committed)
     }
 
     /// Drops every logged txn above `after`. The caller guarantees `after >= applied`.

@@ -92,6 +92,9 @@ pub enum PeerMessage {
         /// not count it towards the quorum that fixes the epoch — as ZooKeeper's ACKEPOCH
         /// with epoch -1 — so two leaders can never both gather a quorum for one epoch.
         fresh: bool,
+        /// The follower's last applied (committed) zxid: a TRUNC may not cut below it, so
+        /// the leader sends SNAP instead when it would have to.
+        applied_zxid: Zxid,
     },
     /// Sync: append `txns` (the follower already holds everything up to their first).
     Diff {

@@ -1,8 +1,8 @@
-//! Zab: election ([`election`]), the leader's discovery / synchronization / broadcast
-//! ([`leader`]), the follower's side ([`follower`]), the replicated history ([`history`])
-//! and the peer protocol ([`message`]).
+//! Zab: election (`election`), the leader's discovery / synchronization / broadcast
+//! (`leader`), the follower's side (`follower`), the replicated history (`history`) and the
+//! peer protocol ([`message`]).
 //!
-//! A replica is in exactly one [`Role`]. Every role change goes through
+//! A replica is in exactly one `Role` (looking, following, leading). Every role change goes through
 //! `Replica::leave_role`, which bumps the role generation (parked durable-before-visible
 //! actions of the old role are dropped), stops the old role's timers and disconnects its
 //! clients.

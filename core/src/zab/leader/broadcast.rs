@@ -1,0 +1,252 @@
+//! The leader in broadcast: turning writes into proposals (`propose`, with ZooKeeper's
+//! leader-side session checks), committing on a quorum of durable ACKs that includes our
+//! own, heartbeats and the quorum check, and the leader-owned expiries (sessions,
+//! containers, TTL nodes).
+//!
+//! Invariants: proposals get consecutive zxids of our epoch; a COMMIT names a zxid of our
+//! epoch durable here and on a quorum, never below the previous commit point.
+
+use tracing::info;
+
+use super::LearnerPhase;
+use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
+use crate::session::negotiate_timeout_ms;
+use crate::tree::{prep, PrepContext, PrepRejected, WriteOp};
+use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::types::{ErrorCode, Id, ServerId, SessionId, Zxid};
+use crate::zab::{Origin, PeerMessage, Role};
+
+impl Replica {
+    pub(crate) fn on_self_ack(&mut self, zxid: Zxid) {
+        let l = self.leader();
+        l.self_durable = l.self_durable.max(zxid);
+        self.maybe_commit();
+    }
+
+    /// COMMIT the highest zxid of our epoch durable on a quorum that includes us.
+    pub(super) fn maybe_commit(&mut self) {
+        let quorum = self.cfg.quorum();
+        let l = self.leader_ref();
+        if !l.is_established() {
+            return;
+        }
+        let mut acks: Vec<Zxid> = l
+            .learners
+            .values()
+            .filter(|x| x.phase == LearnerPhase::Active)
+            .map(|x| x.acked)
+            .collect();
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let point = if quorum == 1 {
+            l.self_durable
+        } else if acks.len() + 1 >= quorum {
+            l.self_durable.min(acks[quorum - 2])
+        } else {
+            return;
+        };
+        if point <= self.history.committed() || point.epoch() != l.epoch {
+            return;
+        }
+        for p in l.streaming_learners() {
+            self.emit_send(p, PeerMessage::Commit { zxid: point });
+        }
+        self.commit_through(point);
+    }
+
+    /// Turns a write into the next transaction and broadcasts it. `Err` when the leader
+    /// cannot take it (not established, too many in flight, zxid space exhausted, or prep
+    /// refused it outright).
+    pub(crate) fn propose(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        op: &WriteOp,
+        auth: &[Id],
+        requester: Requester,
+    ) -> Result<Zxid, ProposeError> {
+        let inflight = self.history.uncommitted_len();
+        let time = self.wall;
+        let l = self.leader_ref();
+        if !l.is_established() {
+            return Err(ProposeError::NotEstablished);
+        }
+        if inflight >= self.cfg.proposals_inflight_max {
+            return Err(ProposeError::Overloaded);
+        }
+        if l.next_counter == u32::MAX - 1 {
+            // ZooKeeper's leader abdicates before the counter wraps, forcing a new epoch.
+            info!("zxid counter exhausted; abdicating");
+            self.start_election();
+            return Err(ProposeError::NotEstablished);
+        }
+        let zxid = Zxid::new(l.epoch, l.next_counter + 1);
+        let session = match op {
+            // Session ids are the zxid of their createSession: unique across the ensemble
+            // and across restarts, never 0, never a container / TTL marker.
+            WriteOp::CreateSession { .. } => SessionId(zxid.0),
+            _ => session,
+        };
+        let ctx = PrepContext {
+            session,
+            cxid,
+            zxid,
+            time,
+            auth,
+        };
+        // ZooKeeper's leader-side `checkSession`: a client's session must be live, not being
+        // closed, and owned by the server the request came through; otherwise the write
+        // becomes a SessionExpired / SessionMoved error txn. This also keeps an ephemeral
+        // from being created for a session whose close is in flight.
+        let (origin, via) = match requester {
+            Requester::Expiry => (None, None),
+            Requester::Client { server, origin } => (origin, Some(server)),
+        };
+        let refused = match (op, via) {
+            (WriteOp::CreateSession { .. }, _) | (_, None) => None,
+            (_, Some(server)) => {
+                if !self.history.tree.sessions().contains_key(&session)
+                    || self.sessions.is_closing(session)
+                {
+                    Some(ErrorCode::SessionExpired)
+                } else if self.sessions.owner(session).is_some_and(|o| o != server) {
+                    Some(ErrorCode::SessionMoved)
+                } else {
+                    self.sessions.set_owner(session, server);
+                    None
+                }
+            }
+        };
+        if let (WriteOp::CreateSession { .. }, Some(server)) = (op, via) {
+            self.sessions.set_owner(session, server);
+        }
+        let session_live = refused.is_none();
+        let clamped;
+        let op = match op {
+            WriteOp::CreateSession { timeout_ms } => {
+                clamped = WriteOp::CreateSession {
+                    timeout_ms: negotiate_timeout_ms(
+                        *timeout_ms,
+                        self.cfg.session_timeout_ms_min,
+                        self.cfg.session_timeout_ms_max,
+                    ),
+                };
+                &clamped
+            }
+            other => other,
+        };
+        let Role::Leading(l) = &mut self.role else {
+            unreachable!("checked above")
+        };
+        let txn = if session_live {
+            prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
+                .map_err(ProposeError::Rejected)?
+        } else {
+            Txn {
+                header: TxnHeader {
+                    session,
+                    cxid,
+                    zxid,
+                    time,
+                },
+                body: TxnBody::Error {
+                    err: refused.expect("refused when not live"),
+                },
+            }
+        };
+        l.next_counter += 1;
+        if session_live && matches!(op, WriteOp::CloseSession) {
+            self.sessions.mark_closing(session);
+        }
+        let Role::Leading(l) = &mut self.role else {
+            unreachable!("checked above")
+        };
+        let targets = l.streaming_learners();
+        self.history.append(txn.clone());
+        self.emit_log_record(LogRecord::Txn(txn.clone()));
+        let gen = self.role_gen;
+        self.defer(Deferred::SelfAck { gen, zxid });
+        for p in targets {
+            let msg = PeerMessage::Proposal {
+                txn: txn.clone(),
+                origin: origin.filter(|o| o.server == p),
+            };
+            self.emit_send(p, msg);
+        }
+        Ok(zxid)
+    }
+
+    pub(crate) fn on_leader_tick_expired(&mut self) {
+        let now = self.now;
+        let tick = self.cfg.tick_ns;
+        let quorum = self.cfg.quorum();
+        let sync_limit_ns = self.cfg.sync_limit_ticks * tick;
+        let l = self.leader_ref();
+        if !l.is_established() {
+            if now.since(l.started) > self.cfg.init_limit_ticks * tick {
+                info!(epoch = l.epoch.0, "leader not established within initLimit");
+                self.start_election();
+                return;
+            }
+            self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
+            return;
+        }
+        let alive = l
+            .learners
+            .values()
+            .filter(|x| x.phase == LearnerPhase::Active && now.since(x.last_heard) <= sync_limit_ns)
+            .count();
+        if alive + 1 < quorum {
+            info!(
+                epoch = l.epoch.0,
+                alive, "leader lost its quorum; stepping down"
+            );
+            self.start_election();
+            return;
+        }
+        for p in l.streaming_learners() {
+            self.emit_send(p, PeerMessage::Ping);
+        }
+        self.expire_sessions();
+        self.expire_nodes();
+        self.timers.set(TimerKind::LeaderTick, now.add_ns(tick));
+    }
+
+    fn expire_sessions(&mut self) {
+        for s in self.sessions.expired(self.now) {
+            info!(session = %s, "session expired");
+            let _ = self.propose(s, 0, &WriteOp::CloseSession, &[], Requester::Expiry);
+        }
+    }
+
+    /// Containers and TTL nodes, issued only when nothing is in flight (so a due node is
+    /// never proposed twice).
+    fn expire_nodes(&mut self) {
+        if self.history.uncommitted_len() > 0 {
+            return;
+        }
+        for (path, _) in self.history.tree.due_for_expiry(self.wall) {
+            let op = WriteOp::DeleteExpired { path };
+            let _ = self.propose(SessionId(0), 0, &op, &[], Requester::Expiry);
+        }
+    }
+}
+
+/// Who a proposal is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requester {
+    /// A client of `server` (the leader itself, or a learner that forwarded it).
+    Client {
+        server: ServerId,
+        origin: Option<Origin>,
+    },
+    /// The leader's own session / container / TTL expiry.
+    Expiry,
+}
+
+/// Why `propose` did not issue a transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProposeError {
+    NotEstablished,
+    Overloaded,
+    Rejected(PrepRejected),
+}
