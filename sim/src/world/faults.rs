@@ -394,6 +394,7 @@ impl World {
             for h in &c.history {
                 if h.reply_ns.is_none() && !h.lost && h.sent_ns + REQUEST_BOUND_NS <= self.now {
                     stuck.push((c.idx, h.xid, (self.now - h.sent_ns) / MS));
+                    tracing::warn!(client = c.idx, xid = h.xid, op = h.op, server = h.server, session = %h.session, sent_ns = h.sent_ns, "stuck request");
                 }
             }
         }
