@@ -74,6 +74,9 @@ pub struct SimArgs {
     /// Trace lines shown for a failure.
     #[arg(long, default_value_t = 60)]
     trace_keep: usize,
+    /// Probability that a crash keeps a random prefix of unsynced writes and tears the next.
+    #[arg(long, default_value_t = 0.0)]
+    unsynced_survive_prob: f64,
     /// Inject a deliberate environment bug to prove the checkers catch it.
     #[arg(long, value_enum)]
     mutation: Option<MutationArg>,
@@ -110,6 +113,7 @@ impl SimArgs {
                 MutationArg::LyingFsync => Mutation::LyingFsync,
                 MutationArg::ReorderLinks => Mutation::ReorderLinks,
             }),
+            unsynced_survive_prob: self.unsynced_survive_prob,
             ..Options::default()
         };
         if self.no_faults {

@@ -70,6 +70,25 @@ impl Disk {
 
     /// A crash: everything not synced is lost.
     pub fn crash(&mut self) {
+        self.crash_keeping(0, None);
+    }
+
+    /// Unsynced effects not yet reported durable.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A crash in which the OS had already written the first `keep` unsynced effects, and
+    /// `torn` records of the one after it (a torn last write); everything else is lost.
+    pub fn crash_keeping(&mut self, keep: usize, torn: Option<usize>) {
+        let keep = keep.min(self.pending.len());
+        for (_, e) in self.pending.drain(..keep) {
+            apply(&mut self.durable, e);
+        }
+        if let (Some(n), Some((_, Effect::Records(recs)))) = (torn, self.pending.pop_front()) {
+            let part: Vec<LogRecord> = recs.into_iter().take(n).collect();
+            apply(&mut self.durable, Effect::Records(part));
+        }
         self.lost_effects += self.pending.len() as u64;
         self.pending.clear();
     }
@@ -131,5 +150,26 @@ mod tests {
         assert_eq!(r.accepted_epoch, Epoch(1));
         assert_eq!(r.current_epoch, Epoch(0));
         assert!(!d.sync_through(PersistToken(2)));
+    }
+
+    #[test]
+    fn crash_can_keep_a_prefix_and_tear_the_next_write() {
+        let mut d = Disk::default();
+        d.push(
+            Some(PersistToken(1)),
+            Effect::Records(vec![LogRecord::AcceptedEpoch(Epoch(1))]),
+        );
+        d.push(
+            Some(PersistToken(2)),
+            Effect::Records(vec![
+                LogRecord::CurrentEpoch(Epoch(1)),
+                LogRecord::AcceptedEpoch(Epoch(2)),
+            ]),
+        );
+        d.crash_keeping(1, Some(1));
+        let r = d.recovered();
+        assert_eq!(r.accepted_epoch, Epoch(1));
+        assert_eq!(r.current_epoch, Epoch(1));
+        assert_eq!(d.pending_len(), 0);
     }
 }

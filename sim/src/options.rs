@@ -40,6 +40,10 @@ pub struct Options {
     pub think_ms_max: u64,
     /// Trace lines kept for failure reports.
     pub trace_keep: usize,
+    /// Probability that a crash keeps a random prefix of the unsynced writes (the OS had
+    /// flushed them) and tears the next one. 0 gives the pessimistic model in which a crash
+    /// loses everything unsynced.
+    pub unsynced_survive_prob: f64,
     /// A deliberate driver bug, to prove the checkers catch what it breaks.
     pub mutation: Option<Mutation>,
 }
@@ -77,6 +81,7 @@ impl Default for Options {
             think_ms_max: 50,
             trace_keep: 60,
             mutation: None,
+            unsynced_survive_prob: 0.0,
         }
     }
 }
@@ -104,7 +109,7 @@ impl Options {
             "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
              --crash-rate {} --crash-on-persist {} --link-break-rate {} --partition-rate {} \
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
-             --kind-off-prob {}{mutation}",
+             --kind-off-prob {} --unsynced-survive-prob {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -119,6 +124,7 @@ impl Options {
             self.net_delay_us_max,
             self.disk_delay_us_max,
             self.kind_off_prob,
+            self.unsynced_survive_prob,
         )
     }
 }

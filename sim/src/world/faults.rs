@@ -28,7 +28,21 @@ impl World {
         let node = &mut self.nodes[n];
         node.replica = None;
         node.inc += 1;
-        node.disk.crash();
+        let pending = node.disk.pending_len();
+        let p = self.opts.unsynced_survive_prob.clamp(0.0, 1.0);
+        if pending > 0 && p > 0.0 && self.rng.disk.gen_bool(p) {
+            let keep = self.rng.disk.gen_range(0..=pending);
+            let torn = self.rng.disk.gen_range(0..4usize);
+            node.disk.crash_keeping(keep, Some(torn));
+            let d = &node.disk.durable;
+            let last = d.log.last().map(|t| t.header.zxid);
+            let (id, a, c) = (node.id, d.accepted, d.current);
+            if let Err(v) = self.chk.epochs.on_durable(id, a, c, last) {
+                self.pending_violation.get_or_insert(v);
+            }
+        } else {
+            node.disk.crash();
+        }
         node.tick_at = None;
         node.role_seen = "down";
         node.serving_seen = None;

@@ -299,6 +299,8 @@ pub struct World {
     acked_after_heal: usize,
     writes_after_heal: bool,
     notifications: u64,
+    /// A violation found where no `CheckResult` can be returned (inside a crash).
+    pending_violation: Option<Violation>,
     done: bool,
 }
 
@@ -389,6 +391,7 @@ impl World {
             acked_after_heal: 0,
             writes_after_heal: false,
             notifications: 0,
+            pending_violation: None,
             done: false,
             opts,
         }
@@ -434,7 +437,13 @@ impl World {
             self.trace.mix(q.at);
             self.trace.mix(q.seq);
             self.trace.mix(q.ev.kind());
-            let r = catch_unwind(AssertUnwindSafe(|| self.event(q.ev)));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                self.event(q.ev)?;
+                match self.pending_violation.take() {
+                    Some(v) => Err(v),
+                    None => Ok(()),
+                }
+            }));
             if let Some(f) = self.settle(r) {
                 return self.report(Some(f));
             }
