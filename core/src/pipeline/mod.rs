@@ -164,12 +164,17 @@ impl Replica {
     }
 
     fn forget_conn(&mut self, conn: ConnId) {
-        if let Some(c) = self.pipeline.conns.remove(&conn) {
+        let p = &mut self.pipeline;
+        if let Some(c) = p.conns.remove(&conn) {
             if let Some(s) = c.session {
-                self.pipeline.by_session.remove(&s);
+                p.by_session.remove(&s);
             }
         }
-        self.pipeline.watches.remove_connection(conn);
+        p.watches.remove_connection(conn);
+        // Nothing may later be attributed to this id (a driver reusing it must not receive
+        // a closed connection's results).
+        p.awaiting.retain(|_, c| *c != conn);
+        p.forwarded.retain(|_, c| *c != conn);
     }
 
     pub(crate) fn on_client_closed(&mut self, conn: ConnId) {
@@ -452,13 +457,13 @@ impl Replica {
                 Pending::Handshake { response: None, .. } | Pending::Write { result: None, .. }
             )
         });
-        match slot {
+        let matched = match slot {
             Some(Pending::Handshake {
                 read_only,
                 response,
             }) => {
                 let TxnBody::CreateSession { timeout_ms, .. } = &txn.body else {
-                    panic!("handshake matched a non-createSession txn");
+                    return self.on_mismatched_txn(conn, zxid);
                 };
                 c.session = Some(session);
                 p.by_session.insert(session, conn);
@@ -469,6 +474,7 @@ impl Replica {
                     passwd: session_password(session, secret),
                     read_only: *read_only,
                 });
+                true
             }
             Some(Pending::Write {
                 op,
@@ -478,9 +484,21 @@ impl Replica {
             }) => {
                 let (err, body) = write_reply(*op, sub_ops, &outcome.result);
                 *result = Some((err, body, zxid));
+                true
             }
-            _ => panic!("applied txn {zxid} matched no pending request"),
+            _ => false,
+        };
+        if !matched {
+            self.on_mismatched_txn(conn, zxid);
         }
+    }
+
+    /// A txn attributed to this connection does not fit its queue: only a forged PROPOSAL
+    /// origin can do that. The connection's view is broken; close it.
+    fn on_mismatched_txn(&mut self, conn: ConnId, zxid: Zxid) {
+        warn!(?conn, %zxid, "applied txn matches no pending request of its connection");
+        self.counters.peer_messages_dropped += 1;
+        self.close_conn(conn, CloseReason::ProtocolViolation);
     }
 
     /// Answers every ready item at the head of the connection's queue, in order.

@@ -65,7 +65,7 @@ fn random_message(rng: &mut ChaCha8Rng, n: usize) -> PeerMessage {
         8 => PeerMessage::UpToDate { committed: zxid },
         9 => PeerMessage::Proposal {
             txn: session_txn(zxid, 77),
-            origin: None,
+            origin: (pick(2) == 0).then_some(origin),
         },
         10 => PeerMessage::Ack { zxid },
         11 => PeerMessage::Commit { zxid },

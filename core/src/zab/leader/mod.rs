@@ -179,8 +179,21 @@ impl Replica {
 
     pub(crate) fn on_leader_message(&mut self, from: ServerId, msg: PeerMessage) {
         let now = self.now;
+        // Only what a learner sends proves it is alive and ours (a leader's PING from a
+        // confused peer must not keep a dead learner in our quorum).
+        let from_learner = matches!(
+            msg,
+            PeerMessage::AckEpoch { .. }
+                | PeerMessage::Ack { .. }
+                | PeerMessage::Touch { .. }
+                | PeerMessage::Request { .. }
+                | PeerMessage::Sync { .. }
+                | PeerMessage::Revalidate { .. }
+        );
         let known = if let Some(l) = self.leader().learners.get_mut(&from) {
-            l.last_heard = now;
+            if from_learner {
+                l.last_heard = now;
+            }
             true
         } else {
             false
