@@ -847,6 +847,7 @@ fn msg_name(m: &PeerMessage) -> &'static str {
         PeerMessage::Touch { .. } => "Touch",
         PeerMessage::Request { .. } => "Request",
         PeerMessage::Rejected { .. } => "Rejected",
+        PeerMessage::Revalidate { .. } => "Revalidate",
         PeerMessage::Sync { .. } => "Sync",
         PeerMessage::SyncReply { .. } => "SyncReply",
         #[allow(unreachable_patterns)]
