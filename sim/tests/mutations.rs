@@ -28,7 +28,7 @@ fn caught(m: Mutation, first: &[u64], want: &[&str]) {
 fn lying_fsync_is_caught() {
     caught(
         Mutation::LyingFsync,
-        &[7, 16],
+        &[12, 7, 16],
         &["durability", "agreement", "digest", "epochs", "core-assert"],
     );
 }
