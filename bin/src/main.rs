@@ -1,33 +1,35 @@
 //! The `arbor` command.
 //!
-//! Subcommands arrive with their issues: `serve` and `cluster` (real runtime), `sim`
-//! (simulator), `bench` (load generator), `cli`. Today it prints what it is.
+//! Subcommands arrive with their issues: `sim` (simulator) is here; `serve` and `cluster`
+//! (real runtime), `bench` (load generator) and `cli` come later.
 
-fn main() {
-    let version = env!("CARGO_PKG_VERSION");
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("--help") | Some("-h") | Some("help") => {
-            #[allow(clippy::print_stdout)] // a CLI's help goes to stdout
-            {
-                println!("arbor {version}: a ZooKeeper-compatible coordination service");
-                println!(
-                    "subcommands (arriving with their issues): serve, cluster, sim, bench, cli"
-                );
+mod sim;
+
+use clap::{Parser, Subcommand};
+
+/// arbor: a ZooKeeper-compatible coordination service.
+#[derive(Parser, Debug)]
+#[command(name = "arbor", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
+    Sim(sim::SimArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sim(args) => {
+            let ok = sim::main(args)?;
+            if !ok {
+                std::process::exit(1);
             }
-        }
-        Some("--version") | Some("-V") => {
-            #[allow(clippy::print_stdout)]
-            {
-                println!("arbor {version}");
-            }
-        }
-        Some(other) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("arbor: subcommand `{other}` is not available yet");
-            }
-            std::process::exit(2);
         }
     }
+    Ok(())
 }

@@ -1,0 +1,275 @@
+//! `arbor sim`: run one seed (with an optional full trace) or sweep a range of seeds with a
+//! progress bar and a summary table. Any failure prints the checker that fired, the recent
+//! trace and the exact replay command, and makes the process exit non-zero.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI reports on stdout / stderr
+
+use std::fmt;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use arbor_sim::{Mutation, Options, Report};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+/// Flags of `arbor sim`.
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// Run exactly this seed (full replay).
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Sweep a half-open range of seeds, `A..B`.
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Replicas (1, 3, 5, 7).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Clients.
+    #[arg(long, default_value_t = 5)]
+    clients: usize,
+    /// Fault phase, simulated ms.
+    #[arg(long, default_value_t = 20_000)]
+    duration: u64,
+    /// Heal window after the fault phase (liveness is checked at its end), simulated ms.
+    #[arg(long, default_value_t = 20_000)]
+    heal: u64,
+    /// Replica tickTime, ms.
+    #[arg(long, default_value_t = 200)]
+    tick: u64,
+    /// Crashes per simulated second.
+    #[arg(long, default_value_t = 0.3)]
+    crash_rate: f64,
+    /// Probability of a crash around each persist (before fsync / before Persisted).
+    #[arg(long, default_value_t = 0.002)]
+    crash_on_persist: f64,
+    /// Link breaks per simulated second.
+    #[arg(long, default_value_t = 0.5)]
+    link_break_rate: f64,
+    /// Partitions (symmetric or one-way) per simulated second.
+    #[arg(long, default_value_t = 0.3)]
+    partition_rate: f64,
+    /// Client connection drops per simulated second.
+    #[arg(long, default_value_t = 0.5)]
+    client_drop_rate: f64,
+    /// Wall-clock jumps per simulated second.
+    #[arg(long, default_value_t = 0.1)]
+    clock_jump_rate: f64,
+    /// Maximum peer / client link delay, µs.
+    #[arg(long, default_value_t = 5_000)]
+    net_delay_us: u64,
+    /// Maximum fsync latency, µs.
+    #[arg(long, default_value_t = 3_000)]
+    disk_delay_us: u64,
+    /// Probability that a fault kind is off for a run (so some runs have none of a kind).
+    #[arg(long, default_value_t = 0.25)]
+    kind_off_prob: f64,
+    /// No faults at all.
+    #[arg(long)]
+    no_faults: bool,
+    /// Print tracing output (simulated timestamps, node ids) for a single seed.
+    #[arg(long)]
+    trace: bool,
+    /// Trace lines shown for a failure.
+    #[arg(long, default_value_t = 60)]
+    trace_keep: usize,
+    /// Probability that a crash keeps a random prefix of unsynced writes and tears the next.
+    #[arg(long, default_value_t = 0.0)]
+    unsynced_survive_prob: f64,
+    /// Inject a deliberate environment bug to prove the checkers catch it.
+    #[arg(long, value_enum)]
+    mutation: Option<MutationArg>,
+}
+
+/// `--mutation` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum MutationArg {
+    /// fsync reports success but only every other one is durable.
+    LyingFsync,
+    /// Peer links are not FIFO.
+    ReorderLinks,
+}
+
+impl SimArgs {
+    fn options(&self) -> Options {
+        let o = Options {
+            nodes: self.nodes,
+            clients: self.clients,
+            duration_ms: self.duration,
+            heal_ms: self.heal,
+            tick_ms: self.tick,
+            crash_rate: self.crash_rate,
+            crash_on_persist: self.crash_on_persist,
+            link_break_rate: self.link_break_rate,
+            partition_rate: self.partition_rate,
+            client_drop_rate: self.client_drop_rate,
+            clock_jump_rate: self.clock_jump_rate,
+            net_delay_us_max: self.net_delay_us,
+            disk_delay_us_max: self.disk_delay_us,
+            kind_off_prob: self.kind_off_prob,
+            trace_keep: self.trace_keep,
+            mutation: self.mutation.map(|m| match m {
+                MutationArg::LyingFsync => Mutation::LyingFsync,
+                MutationArg::ReorderLinks => Mutation::ReorderLinks,
+            }),
+            unsynced_survive_prob: self.unsynced_survive_prob,
+            ..Options::default()
+        };
+        if self.no_faults {
+            o.no_faults()
+        } else {
+            o
+        }
+    }
+}
+
+/// Stamps log lines with the simulated time of the event being processed.
+struct SimTime;
+
+impl FormatTime for SimTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let t = arbor_sim::trace::sim_time_ns();
+        write!(
+            w,
+            "{:>4}.{:06}s",
+            t / 1_000_000_000,
+            (t / 1_000) % 1_000_000
+        )
+    }
+}
+
+/// Runs `arbor sim`; returns whether every run passed.
+pub fn main(args: SimArgs) -> anyhow::Result<bool> {
+    if ![1, 3, 5, 7].contains(&args.nodes) {
+        bail!("--nodes must be 1, 3, 5 or 7");
+    }
+    let opts = args.options();
+    if let Some(seed) = args.seed {
+        if args.trace {
+            tracing_subscriber::fmt()
+                .with_timer(SimTime)
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+        }
+        let wall = Instant::now();
+        let r = arbor_sim::run(seed, &opts);
+        let secs = wall.elapsed().as_secs_f64();
+        print_table(std::slice::from_ref(&r));
+        println!(
+            "trace hash {:016x}; {:.0} events/s; simulated/wall time {:.0}x",
+            r.trace_hash,
+            r.events as f64 / secs.max(1e-9),
+            r.sim_ns as f64 / 1e9 / secs.max(1e-9)
+        );
+        report_failure(&r);
+        return Ok(r.failure.is_none());
+    }
+    let Some(range) = args.seeds.as_deref() else {
+        bail!("give --seed S or --seeds A..B");
+    };
+    let (a, b) = range.split_once("..").context("--seeds takes A..B")?;
+    let (a, b): (u64, u64) = (a.parse()?, b.parse()?);
+    if b <= a {
+        bail!("empty seed range {a}..{b}");
+    }
+    let bar = ProgressBar::new(b - a);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} seeds {elapsed_precise} eta {eta} {msg}",
+        )
+        .expect("static template"),
+    );
+    let wall = Instant::now();
+    let mut reports = Vec::new();
+    let mut failures = 0;
+    for seed in a..b {
+        let r = arbor_sim::run(seed, &opts);
+        if r.failure.is_some() {
+            failures += 1;
+            bar.set_message(format!("{failures} failed"));
+            bar.suspend(|| report_failure(&r));
+        }
+        reports.push(r);
+        bar.inc(1);
+    }
+    bar.finish();
+    let secs = wall.elapsed().as_secs_f64();
+    print_summary(&reports, secs);
+    Ok(failures == 0)
+}
+
+fn report_failure(r: &Report) {
+    let Some(f) = &r.failure else {
+        return;
+    };
+    eprintln!(
+        "FAILED seed {} at {:.6}s: checker `{}`: {}",
+        r.seed,
+        f.at_ns as f64 / 1e9,
+        f.violation.checker,
+        f.violation.detail
+    );
+    eprintln!("recent trace:");
+    for l in &f.recent {
+        eprintln!("  {l}");
+    }
+    eprintln!("replay: {}", f.replay);
+}
+
+fn print_table(rs: &[Report]) {
+    println!(
+        "{:>8} {:>10} {:>10} {:>7} {:>9} {:>8} {:>9} {:>7}  result",
+        "seed", "sim s", "events", "faults", "txns", "acked", "requests", "watches"
+    );
+    for r in rs {
+        println!(
+            "{:>8} {:>10.1} {:>10} {:>7} {:>9} {:>8} {:>9} {:>7}  {}",
+            r.seed,
+            r.sim_ns as f64 / 1e9,
+            r.events,
+            r.faults,
+            r.txns_committed,
+            r.writes_acked,
+            r.requests,
+            r.notifications,
+            match &r.failure {
+                None => "ok".to_string(),
+                Some(f) => format!("FAIL {}", f.violation.checker),
+            }
+        );
+    }
+}
+
+fn print_summary(rs: &[Report], secs: f64) {
+    let failed: Vec<&Report> = rs.iter().filter(|r| r.failure.is_some()).collect();
+    let sim: f64 = rs.iter().map(|r| r.sim_ns as f64 / 1e9).sum();
+    let events: u64 = rs.iter().map(|r| r.events).sum();
+    let faults: u64 = rs.iter().map(|r| r.faults).sum();
+    let txns: usize = rs.iter().map(|r| r.txns_committed).sum();
+    let acked: usize = rs.iter().map(|r| r.writes_acked).sum();
+    println!("seeds            {}", rs.len());
+    println!("simulated time   {sim:.1} s");
+    println!("events           {events}");
+    println!("faults injected  {faults}");
+    println!("txns committed   {txns}");
+    println!("writes acked     {acked}");
+    println!(
+        "watch events     {}",
+        rs.iter().map(|r| r.notifications).sum::<u64>()
+    );
+    println!("failures         {}", failed.len());
+    println!(
+        "wall time        {secs:.1} s ({:.0} events/s, simulated/wall {:.0}x)",
+        events as f64 / secs.max(1e-9),
+        sim / secs.max(1e-9)
+    );
+    if !failed.is_empty() {
+        print_table(&failed.into_iter().cloned().collect::<Vec<_>>());
+    }
+}

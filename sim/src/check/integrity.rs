@@ -1,0 +1,52 @@
+//! Integrity: every committed transaction stems from a client request or is issued by the
+//! leader for session / node lifecycle.
+//!
+//! Source: Zab paper §III (Integrity: a process delivers only what some primary broadcast);
+//! issue 3 item 11(a) ("every committed transaction stems from a client request or a
+//! leader-issued expiry").
+//! Statement checked: every applied transaction whose body is not `CreateSession`,
+//! `CloseSession` (request or expiry) or `DeleteExpired` carries a (session, cxid) pair that
+//! some client actually sent as a request.
+
+use std::collections::BTreeSet;
+
+use arbor_core::txn::{Txn, TxnBody};
+use arbor_core::types::{ServerId, SessionId};
+
+use super::{fail, CheckResult};
+
+/// Requests sent by clients.
+#[derive(Debug, Default)]
+pub struct Integrity {
+    sent: BTreeSet<(SessionId, i32)>,
+}
+
+impl Integrity {
+    /// A client of `session` sent request `xid`.
+    pub fn on_request(&mut self, session: SessionId, xid: i32) {
+        self.sent.insert((session, xid));
+    }
+
+    /// `node` applied `txn`.
+    pub fn on_apply(&self, node: ServerId, txn: &Txn) -> CheckResult {
+        match txn.body {
+            TxnBody::CreateSession { .. }
+            | TxnBody::CloseSession { .. }
+            | TxnBody::DeleteExpired { .. } => Ok(()),
+            _ => {
+                let key = (txn.header.session, txn.header.cxid);
+                if self.sent.contains(&key) {
+                    Ok(())
+                } else {
+                    fail(
+                        "integrity",
+                        format!(
+                            "{node} applied {} ({:?}) for session {} xid {}, which no client sent",
+                            txn.header.zxid, txn.body, key.0, key.1
+                        ),
+                    )
+                }
+            }
+        }
+    }
+}

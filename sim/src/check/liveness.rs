@@ -1,0 +1,55 @@
+//! Liveness after faults heal.
+//!
+//! Source: Zab paper §III (liveness under a stable quorum); zab.md §1.3 (election terminates
+//! once a quorum is connected and stable) and the ZOOKEEPER-1818 / -4685 liveness rows.
+//! Statement checked at the end of the heal window (every fault healed, every node up,
+//! every link reconnected for at least the window): (1) some server is an established
+//! leader and a quorum of servers serve under it; (2) every request that a live session
+//! sent at least `request_bound` before the end was answered or failed by a connection
+//! loss; (3) at least one write was acknowledged during the heal window.
+
+use super::{fail, CheckResult};
+
+/// What the world observed at the end of the heal window.
+#[derive(Clone, Debug, Default)]
+pub struct EndState {
+    /// Servers that serve under the most common established leader (incl. it).
+    pub quorum_serving: usize,
+    /// Quorum size.
+    pub quorum: usize,
+    /// Requests of live sessions older than the bound still unanswered: (client, xid, age_ms).
+    pub stuck: Vec<(usize, i32, u64)>,
+    /// Writes acknowledged after the heal began.
+    pub acked_after_heal: usize,
+    /// Whether any client tried to write after the heal began.
+    pub writes_tried_after_heal: bool,
+}
+
+/// Checks the end state.
+pub fn check(s: &EndState) -> CheckResult {
+    if s.quorum_serving < s.quorum {
+        return fail(
+            "liveness",
+            format!(
+                "after healing, only {} servers serve under an established leader (quorum {})",
+                s.quorum_serving, s.quorum
+            ),
+        );
+    }
+    if let Some((c, x, age)) = s.stuck.first() {
+        return fail(
+            "liveness",
+            format!(
+                "after healing, client {c} request xid {x} unanswered for {age} ms ({} stuck in all)",
+                s.stuck.len()
+            ),
+        );
+    }
+    if s.writes_tried_after_heal && s.acked_after_heal == 0 {
+        return fail(
+            "liveness",
+            "after healing, no write was acknowledged".to_string(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Simulated clients: sessions that connect to random servers, issue a random mix of
+//! reads and writes, reconnect elsewhere on connection loss (session id + password +
+//! lastZxidSeen), and sometimes close or abandon (let expire) their session. Every request
+//! and its outcome is recorded in a [`HistEntry`].
+//!
+//! The world owns transport; this module decides what a client sends.
+
+use std::collections::VecDeque;
+
+use arbor_core::proto::jute::{
+    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, PathRequest, PathWatchRequest,
+    Request, SetDataRequest,
+};
+use arbor_core::types::{Acl, ConnId, SessionId, Zxid};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// One request and its outcome.
+#[derive(Clone, Debug)]
+pub struct HistEntry {
+    /// Session that sent it.
+    pub session: SessionId,
+    /// Server (id) it was sent to.
+    pub server: u64,
+    /// Op name.
+    pub op: &'static str,
+    /// Request xid.
+    pub xid: i32,
+    /// Whether it is a write.
+    pub write: bool,
+    /// Simulated send time, ns.
+    pub sent_ns: u64,
+    /// Simulated reply time, ns (None: unanswered or lost).
+    pub reply_ns: Option<u64>,
+    /// Reply header zxid.
+    pub zxid: Option<Zxid>,
+    /// Reply error code.
+    pub err: Option<i32>,
+    /// Failed by a connection loss before an answer (outcome unknown).
+    pub lost: bool,
+}
+
+/// A client's open connection.
+#[derive(Debug)]
+pub struct ClientConn {
+    /// Connection id.
+    pub conn: ConnId,
+    /// Index of the server.
+    pub server: usize,
+    /// Handshake answered.
+    pub established: bool,
+    /// History indexes of unanswered requests, in send order.
+    pub outstanding: VecDeque<usize>,
+    /// Last time anything was sent, ns.
+    pub last_send_ns: u64,
+}
+
+/// What a client is doing with its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Issuing requests.
+    Active,
+    /// closeSession sent; waiting for the answer.
+    Closing,
+    /// Session abandoned (left to expire) or closed; a new one starts at `resume_ns`.
+    Idle,
+}
+
+/// One simulated client.
+#[derive(Debug)]
+pub struct Client {
+    /// Index.
+    pub idx: usize,
+    /// Session id and password, once granted.
+    pub session: Option<(SessionId, Vec<u8>)>,
+    /// Requested session timeout, ms.
+    pub timeout_ms: i32,
+    /// Negotiated session timeout, ms.
+    pub negotiated_ms: i32,
+    /// The open connection.
+    pub conn: Option<ClientConn>,
+    /// Next xid.
+    pub next_xid: i32,
+    /// Highest zxid seen (sent as lastZxidSeen).
+    pub last_zxid_seen: Zxid,
+    /// Ops left before the session ends (close or abandon).
+    pub ops_left: u32,
+    /// Mode.
+    pub mode: Mode,
+    /// When an idle client starts a new session.
+    pub resume_ns: u64,
+    /// The history of this client.
+    pub history: Vec<HistEntry>,
+    /// Generation of the scheduled wake-up (older wake-ups are ignored).
+    pub wake_gen: u64,
+    /// Whether a connection attempt is in flight.
+    pub connecting: bool,
+    /// Sequential nodes this client created (deleted again later, so that the tree and
+    /// getChildren("/") stay small).
+    pub sequentials: Vec<String>,
+}
+
+impl Client {
+    /// A fresh client.
+    pub fn new(idx: usize, rng: &mut ChaCha8Rng) -> Client {
+        Client {
+            idx,
+            session: None,
+            timeout_ms: rng.gen_range(2_000..6_000),
+            negotiated_ms: 0,
+            conn: None,
+            next_xid: 1,
+            last_zxid_seen: Zxid(0),
+            ops_left: rng.gen_range(20..400),
+            mode: Mode::Active,
+            resume_ns: 0,
+            history: Vec::new(),
+            wake_gen: 0,
+            connecting: false,
+            sequentials: Vec::new(),
+        }
+    }
+
+    /// Whether this client's session is live (not closing, not abandoned).
+    pub fn live(&self) -> bool {
+        self.mode == Mode::Active
+    }
+}
+
+/// Key space: small, so that conditional ops conflict.
+const KEYS: u32 = 8;
+
+fn key(rng: &mut ChaCha8Rng) -> String {
+    format!("/k{}", rng.gen_range(0..KEYS))
+}
+
+fn data(rng: &mut ChaCha8Rng) -> Option<Vec<u8>> {
+    Some(vec![rng.gen::<u8>(); rng.gen_range(0..16)])
+}
+
+fn version(rng: &mut ChaCha8Rng) -> i32 {
+    if rng.gen_bool(0.5) {
+        -1
+    } else {
+        rng.gen_range(0..4)
+    }
+}
+
+fn create(rng: &mut ChaCha8Rng) -> CreateRequest {
+    // 0 persistent, 1 ephemeral, 2 persistent sequential, 3 ephemeral sequential.
+    let flags = rng.gen_range(0..4);
+    let path = if flags >= 2 {
+        format!("/s{}-", rng.gen_range(0..2))
+    } else {
+        key(rng)
+    };
+    CreateRequest {
+        path,
+        data: data(rng),
+        acl: Acl::open_unsafe(),
+        flags,
+    }
+}
+
+/// A random request: (request, op name, is write).
+pub fn gen_op(
+    rng: &mut ChaCha8Rng,
+    sequentials: &mut Vec<String>,
+) -> (Request, &'static str, bool) {
+    if !sequentials.is_empty() && rng.gen_bool(0.25) {
+        let i = rng.gen_range(0..sequentials.len());
+        let path = sequentials.swap_remove(i);
+        return (
+            Request::Delete(DeleteRequest { path, version: -1 }),
+            "delete",
+            true,
+        );
+    }
+    match rng.gen_range(0..100) {
+        0..=19 => (Request::Create(create(rng)), "create", true),
+        20..=24 => (Request::Create2(create(rng)), "create2", true),
+        25..=39 => (
+            Request::SetData(SetDataRequest {
+                path: key(rng),
+                data: data(rng),
+                version: version(rng),
+            }),
+            "setData",
+            true,
+        ),
+        40..=49 => (
+            Request::Delete(DeleteRequest {
+                path: key(rng),
+                version: version(rng),
+            }),
+            "delete",
+            true,
+        ),
+        50..=57 => {
+            let k = key(rng);
+            let ops = vec![
+                MultiOp::Check(CheckVersionRequest {
+                    path: k.clone(),
+                    version: version(rng),
+                }),
+                MultiOp::SetData(SetDataRequest {
+                    path: k,
+                    data: data(rng),
+                    version: -1,
+                }),
+                MultiOp::Create(create(rng)),
+            ];
+            (Request::Multi(ops), "multi", true)
+        }
+        58..=72 => (
+            Request::GetData(PathWatchRequest {
+                path: key(rng),
+                watch: rng.gen_bool(0.3),
+            }),
+            "getData",
+            false,
+        ),
+        73..=82 => (
+            Request::Exists(PathWatchRequest {
+                path: key(rng),
+                watch: rng.gen_bool(0.3),
+            }),
+            "exists",
+            false,
+        ),
+        83..=92 => (
+            Request::GetChildren(PathWatchRequest {
+                path: "/".to_string(),
+                watch: rng.gen_bool(0.2),
+            }),
+            "getChildren",
+            false,
+        ),
+        _ => (
+            Request::Sync(PathRequest {
+                path: "/".to_string(),
+            }),
+            "sync",
+            false,
+        ),
+    }
+}

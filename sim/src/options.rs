@@ -1,0 +1,130 @@
+//! [`Options`]: the knobs of one simulated run. Everything else is decided by the seed.
+
+/// Run options (the CLI maps its flags onto these).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Number of replicas (1, 3, 5, 7).
+    pub nodes: usize,
+    /// Number of clients.
+    pub clients: usize,
+    /// Length of the fault phase, simulated ms.
+    pub duration_ms: u64,
+    /// Length of the heal window after the fault phase, simulated ms (liveness is checked
+    /// at its end).
+    pub heal_ms: u64,
+    /// tickTime of the replicas, ms.
+    pub tick_ms: u64,
+    /// Process crashes per simulated second (whole cluster).
+    pub crash_rate: f64,
+    /// Probability that a `Persist` is followed by a crash before its fsync completes, and
+    /// that an fsync completion is followed by a crash before `Persisted` is delivered.
+    pub crash_on_persist: f64,
+    /// Link breaks per simulated second.
+    pub link_break_rate: f64,
+    /// Partitions (symmetric or one way) per simulated second.
+    pub partition_rate: f64,
+    /// Client connection drops per simulated second.
+    pub client_drop_rate: f64,
+    /// Wall-clock jumps per simulated second.
+    pub clock_jump_rate: f64,
+    /// Maximum one-way peer link delay, µs.
+    pub net_delay_us_max: u64,
+    /// Maximum fsync latency, µs.
+    pub disk_delay_us_max: u64,
+    /// Each fault kind is switched off for a run with this probability (decided by the
+    /// seed), so some runs have none of a kind.
+    pub kind_off_prob: f64,
+    /// Maximum requests a client keeps outstanding.
+    pub client_inflight_max: usize,
+    /// Maximum think time between client requests, ms.
+    pub think_ms_max: u64,
+    /// Trace lines kept for failure reports.
+    pub trace_keep: usize,
+    /// Probability that a crash keeps a random prefix of the unsynced writes (the OS had
+    /// flushed them) and tears the next one. 0 gives the pessimistic model in which a crash
+    /// loses everything unsynced.
+    pub unsynced_survive_prob: f64,
+    /// A deliberate driver bug, to prove the checkers catch what it breaks.
+    pub mutation: Option<Mutation>,
+}
+
+/// A deliberate bug injected into the simulated environment (never in normal runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// The disk reports `Persisted` for every write but makes only every other fsync
+    /// durable, so a crash can lose acknowledged data (the ZOOKEEPER-3911 / -4646 class
+    /// seen from the storage side). Durability / agreement checkers must fire.
+    LyingFsync,
+    /// Peer links deliver out of order (the contract promises FIFO). Some checker or a
+    /// core assertion must fire.
+    ReorderLinks,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            nodes: 3,
+            clients: 5,
+            duration_ms: 20_000,
+            heal_ms: 20_000,
+            tick_ms: 200,
+            crash_rate: 0.3,
+            crash_on_persist: 0.002,
+            link_break_rate: 0.5,
+            partition_rate: 0.3,
+            client_drop_rate: 0.5,
+            clock_jump_rate: 0.1,
+            net_delay_us_max: 5_000,
+            disk_delay_us_max: 3_000,
+            kind_off_prob: 0.25,
+            client_inflight_max: 3,
+            think_ms_max: 50,
+            trace_keep: 60,
+            mutation: None,
+            unsynced_survive_prob: 0.0,
+        }
+    }
+}
+
+impl Options {
+    /// No faults at all (for speed measurements and steady-state tests).
+    pub fn no_faults(mut self) -> Options {
+        self.crash_rate = 0.0;
+        self.crash_on_persist = 0.0;
+        self.link_break_rate = 0.0;
+        self.partition_rate = 0.0;
+        self.client_drop_rate = 0.0;
+        self.clock_jump_rate = 0.0;
+        self
+    }
+
+    /// The `arbor sim` flags that reproduce these options for `seed`.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mutation = match self.mutation {
+            None => "",
+            Some(Mutation::LyingFsync) => " --mutation lying-fsync",
+            Some(Mutation::ReorderLinks) => " --mutation reorder-links",
+        };
+        format!(
+            "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
+             --crash-rate {} --crash-on-persist {} --link-break-rate {} --partition-rate {} \
+             --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
+             --kind-off-prob {} --unsynced-survive-prob {}{mutation}",
+            self.nodes,
+            self.clients,
+            self.duration_ms,
+            self.heal_ms,
+            self.tick_ms,
+            self.crash_rate,
+            self.crash_on_persist,
+            self.link_break_rate,
+            self.partition_rate,
+            self.client_drop_rate,
+            self.clock_jump_rate,
+            self.net_delay_us_max,
+            self.disk_delay_us_max,
+            self.kind_off_prob,
+            self.unsynced_survive_prob,
+        )
+    }
+}

@@ -1,0 +1,423 @@
+//! Faults: process crashes and restarts, peer links (FIFO, breaks, reconnects) and
+//! partitions (symmetric and one way), the fault generator and the final heal.
+
+use std::collections::BTreeMap;
+
+use arbor_core::replica::{Input, Replica};
+use arbor_core::txn::Txn;
+use arbor_core::types::Zxid;
+use arbor_core::PeerMessage;
+use rand::Rng;
+use tracing::info;
+
+use super::{link_ix, Ev, World, MS, REQUEST_BOUND_NS, S2C, US};
+use crate::check::liveness::{self, EndState};
+use crate::check::CheckResult;
+use crate::options::Mutation;
+
+impl World {
+    // ----- crashes -----
+
+    pub(super) fn crash(&mut self, n: usize) {
+        if self.nodes[n].replica.is_none() {
+            return;
+        }
+        self.line(format!("crash node {}", n + 1));
+        info!(node = n + 1, "crash");
+        self.faults += 1;
+        let node = &mut self.nodes[n];
+        node.replica = None;
+        node.inc += 1;
+        let pending = node.disk.pending_len();
+        let p = self.opts.unsynced_survive_prob.clamp(0.0, 1.0);
+        if pending > 0 && p > 0.0 && self.rng.disk.gen_bool(p) {
+            let keep = self.rng.disk.gen_range(0..=pending);
+            let torn = self.rng.disk.gen_range(0..4usize);
+            node.disk.crash_keeping(keep, Some(torn));
+            let d = &node.disk.durable;
+            let last = d.log.last().map(|t| t.header.zxid);
+            let (id, a, c) = (node.id, d.accepted, d.current);
+            if let Err(v) = self.chk.epochs.on_durable(id, a, c, last) {
+                self.pending_violation.get_or_insert(v);
+            }
+        } else {
+            node.disk.crash();
+        }
+        node.tick_at = None;
+        node.role_seen = "down";
+        node.serving_seen = None;
+        for m in 0..self.nodes.len() {
+            if m != n && self.links[link_ix(n, m, self.nodes.len())].up {
+                // The peer notices; this cannot fail a check except via the core.
+                let _ = self.break_link(n, m);
+            }
+        }
+        let lost: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server == n && c.server_open)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.server_open = false;
+            }
+            self.server_to_client(id, S2C::Lost);
+        }
+        if self.in_fault_phase {
+            let down = self.rng.fault.gen_range(50 * MS..3_000 * MS);
+            self.push(self.now + down, Ev::Restart { node: n });
+        }
+    }
+
+    pub(super) fn restart(&mut self, n: usize) -> CheckResult {
+        self.line(format!("start node {}", n + 1));
+        let rec = self.nodes[n].disk.recovered();
+        let log: BTreeMap<Zxid, Txn> = rec.log.iter().map(|t| (t.header.zxid, t.clone())).collect();
+        let cfg = self.nodes[n].cfg.clone();
+        let replica = {
+            let span = tracing::info_span!("replica", id = cfg.id.0);
+            let _g = span.enter();
+            Replica::recover(cfg, rec)
+        };
+        let applied = replica.applied_zxid();
+        let id = self.nodes[n].id;
+        self.chk.primary.on_restart(id, applied);
+        {
+            let node = &mut self.nodes[n];
+            node.shadow = log;
+            node.applied_seen = applied;
+            node.replica = Some(replica);
+            node.disk_done_at = self.now;
+        }
+        let outs = {
+            let r = self.nodes[n].replica.as_mut().expect("just started");
+            let mut outs = Vec::new();
+            while let Some(o) = r.poll_output() {
+                outs.push(o);
+            }
+            outs
+        };
+        let inc = self.nodes[n].inc;
+        for o in outs {
+            if self.nodes[n].inc != inc {
+                return Ok(());
+            }
+            self.perform(n, o)?;
+        }
+        {
+            let r = self.nodes[n].replica.as_ref().expect("live");
+            self.chk.ephemerals.check(id, Zxid(-1), applied, r.tree())?;
+        }
+        self.observe(n)?;
+        self.schedule_tick(n);
+        for m in 0..self.nodes.len() {
+            if m != n {
+                let d = self.rng.net.gen_range(MS..50 * MS);
+                self.push(
+                    self.now + d,
+                    Ev::LinkUp {
+                        a: n.min(m),
+                        b: n.max(m),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    // ----- links -----
+
+    pub(super) fn send(&mut self, from: usize, to: usize, msg: PeerMessage) {
+        let nn = self.nodes.len();
+        let dir = usize::from(from > to);
+        if self.nodes[to].replica.is_none() {
+            return;
+        }
+        let blocked = self.blocked[from * nn + to] > 0;
+        let l = &mut self.links[link_ix(from, to, nn)];
+        if !l.up || l.poisoned[dir] {
+            return;
+        }
+        if blocked {
+            // TCP-like: the stream stalls, then the connection times out and breaks.
+            l.poisoned[dir] = true;
+            let gen = l.gen;
+            let t = self.rng.net.gen_range(200 * MS..1_000 * MS);
+            self.push(
+                self.now + t,
+                Ev::LinkDown {
+                    a: from.min(to),
+                    b: from.max(to),
+                    gen,
+                },
+            );
+            return;
+        }
+        let delay = self
+            .rng
+            .net
+            .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
+        let l = &mut self.links[link_ix(from, to, nn)];
+        let at = if self.opts.mutation == Some(Mutation::ReorderLinks) {
+            self.now + delay
+        } else {
+            (self.now + delay).max(l.last_at[dir])
+        };
+        l.last_at[dir] = at;
+        let gen = l.gen;
+        self.push(
+            at,
+            Ev::Deliver {
+                from,
+                to,
+                gen,
+                msg: Box::new(msg),
+            },
+        );
+    }
+
+    pub(super) fn break_link(&mut self, a: usize, b: usize) -> CheckResult {
+        let nn = self.nodes.len();
+        let l = &mut self.links[link_ix(a, b, nn)];
+        if !l.up {
+            return Ok(());
+        }
+        l.up = false;
+        l.gen += 1;
+        l.poisoned = [false; 2];
+        self.line(format!("link {}-{} down", a + 1, b + 1));
+        for (x, y) in [(a, b), (b, a)] {
+            if self.nodes[x].replica.is_some() {
+                let peer = self.nodes[y].id;
+                self.step(x, Input::PeerDisconnected { peer })?;
+            }
+        }
+        let d = self.rng.net.gen_range(20 * MS..500 * MS);
+        self.push(
+            self.now + d,
+            Ev::LinkUp {
+                a: a.min(b),
+                b: a.max(b),
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn link_up(&mut self, a: usize, b: usize) -> CheckResult {
+        let nn = self.nodes.len();
+        if self.links[link_ix(a, b, nn)].up
+            || self.nodes[a].replica.is_none()
+            || self.nodes[b].replica.is_none()
+        {
+            return Ok(());
+        }
+        if self.blocked[a * nn + b] > 0 || self.blocked[b * nn + a] > 0 {
+            let d = self.rng.net.gen_range(200 * MS..800 * MS);
+            self.push(self.now + d, Ev::LinkUp { a, b });
+            return Ok(());
+        }
+        let l = &mut self.links[link_ix(a, b, nn)];
+        l.up = true;
+        l.gen += 1;
+        l.last_at = [0; 2];
+        self.line(format!("link {}-{} up", a + 1, b + 1));
+        let (ia, ib) = (self.nodes[a].id, self.nodes[b].id);
+        self.step(a, Input::PeerConnected { peer: ib })?;
+        if self.nodes[b].replica.is_some() && self.links[link_ix(a, b, nn)].up {
+            self.step(b, Input::PeerConnected { peer: ia })?;
+        }
+        Ok(())
+    }
+
+    // ----- faults -----
+
+    pub(super) fn schedule_fault(&mut self) {
+        let o = &self.opts;
+        let rates = [
+            o.crash_rate,
+            o.link_break_rate,
+            o.partition_rate,
+            o.client_drop_rate,
+            o.clock_jump_rate,
+        ];
+        let total: f64 = rates
+            .iter()
+            .zip(self.kinds.iter())
+            .filter(|(_, on)| **on)
+            .map(|(r, _)| *r)
+            .sum();
+        if total <= 0.0 {
+            return;
+        }
+        let u: f64 = self.rng.fault.gen_range(f64::EPSILON..1.0);
+        let dt = (-u.ln() / total * 1e9) as u64;
+        let at = self.now + dt.max(1);
+        if at < self.fault_end {
+            self.push(at, Ev::Fault);
+        }
+    }
+
+    pub(super) fn fault(&mut self) -> CheckResult {
+        if !self.in_fault_phase {
+            return Ok(());
+        }
+        let o = &self.opts;
+        let rates = [
+            o.crash_rate,
+            o.link_break_rate,
+            o.partition_rate,
+            o.client_drop_rate,
+            o.clock_jump_rate,
+        ];
+        let total: f64 = (0..5).filter(|k| self.kinds[*k]).map(|k| rates[k]).sum();
+        let mut x = self.rng.fault.gen_range(0.0..total);
+        let mut kind = 0;
+        #[allow(clippy::needless_range_loop)] // `kinds` and `rates` are parallel arrays
+        for k in 0..5 {
+            if !self.kinds[k] {
+                continue;
+            }
+            kind = k;
+            if x < rates[k] {
+                break;
+            }
+            x -= rates[k];
+        }
+        let nn = self.nodes.len();
+        match kind {
+            0 => {
+                let n = self.rng.fault.gen_range(0..nn);
+                self.crash(n);
+            }
+            1 if nn > 1 => {
+                let a = self.rng.fault.gen_range(0..nn);
+                let b = (a + self.rng.fault.gen_range(1..nn)) % nn;
+                if self.links[link_ix(a, b, nn)].up {
+                    self.faults += 1;
+                    self.break_link(a, b)?;
+                }
+            }
+            2 if nn > 1 => self.partition(),
+            3 => {
+                let open: Vec<u64> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.client_open)
+                    .map(|(id, _)| *id)
+                    .collect();
+                if !open.is_empty() {
+                    let id = open[self.rng.fault.gen_range(0..open.len())];
+                    self.faults += 1;
+                    self.line(format!("drop client conn {id}"));
+                    self.client_drop_conn(id);
+                }
+            }
+            4 => {
+                let n = self.rng.fault.gen_range(0..nn);
+                self.nodes[n].wall_offset_ms += self.rng.fault.gen_range(-60_000..60_000);
+                self.faults += 1;
+                self.line(format!("wall clock jump node {}", n + 1));
+            }
+            _ => {}
+        }
+        self.schedule_fault();
+        Ok(())
+    }
+
+    pub(super) fn partition(&mut self) {
+        let nn = self.nodes.len();
+        let mut side: Vec<bool> = (0..nn).map(|_| self.rng.fault.gen_bool(0.5)).collect();
+        if side.iter().all(|s| *s) || side.iter().all(|s| !*s) {
+            let i = self.rng.fault.gen_range(0..nn);
+            side[i] = !side[i];
+        }
+        let one_way = self.rng.fault.gen_bool(0.3);
+        let mut cuts = Vec::new();
+        for a in 0..nn {
+            for b in 0..nn {
+                if side[a] && !side[b] || (!one_way && !side[a] && side[b]) {
+                    cuts.push((a, b));
+                    self.blocked[a * nn + b] += 1;
+                }
+            }
+        }
+        let id = self.partition_next;
+        self.partition_next += 1;
+        self.faults += 1;
+        let members: Vec<usize> = (0..nn).filter(|i| side[*i]).map(|i| i + 1).collect();
+        self.line(format!(
+            "partition {id} {} {members:?} | rest",
+            if one_way { "one-way from" } else { "symmetric" }
+        ));
+        self.partitions.insert(id, cuts);
+        let d = self.rng.fault.gen_range(300 * MS..5_000 * MS);
+        self.push(self.now + d, Ev::PartitionHeal { id });
+    }
+
+    pub(super) fn heal_partition(&mut self, id: u64) {
+        let Some(cuts) = self.partitions.remove(&id) else {
+            return;
+        };
+        let nn = self.nodes.len();
+        self.line(format!("heal partition {id}"));
+        for (a, b) in cuts {
+            self.blocked[a * nn + b] -= 1;
+        }
+    }
+
+    pub(super) fn heal_all(&mut self) -> CheckResult {
+        self.line("heal all; faults stop".to_string());
+        info!("fault phase over; healing");
+        self.in_fault_phase = false;
+        let ids: Vec<u64> = self.partitions.keys().copied().collect();
+        for id in ids {
+            self.heal_partition(id);
+        }
+        for n in 0..self.nodes.len() {
+            if self.nodes[n].replica.is_none() {
+                self.restart(n)?;
+            }
+        }
+        let nn = self.nodes.len();
+        for a in 0..nn {
+            for b in a + 1..nn {
+                if !self.links[link_ix(a, b, nn)].up {
+                    let d = self.rng.net.gen_range(MS..20 * MS);
+                    self.push(self.now + d, Ev::LinkUp { a, b });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_liveness(&mut self) -> CheckResult {
+        let quorum = self.nodes.len() / 2 + 1;
+        let mut by_leader: BTreeMap<(u64, u32), usize> = BTreeMap::new();
+        for node in &self.nodes {
+            if let Some((l, e)) = node.replica.as_ref().and_then(|r| r.serving_leader()) {
+                *by_leader.entry((l.0, e.0)).or_default() += 1;
+            }
+        }
+        let quorum_serving = by_leader.values().copied().max().unwrap_or(0);
+        let mut stuck = Vec::new();
+        for c in &self.clients {
+            if !c.live() {
+                continue;
+            }
+            for h in &c.history {
+                if h.reply_ns.is_none() && !h.lost && h.sent_ns + REQUEST_BOUND_NS <= self.now {
+                    stuck.push((c.idx, h.xid, (self.now - h.sent_ns) / MS));
+                    tracing::warn!(client = c.idx, xid = h.xid, op = h.op, server = h.server, session = %h.session, sent_ns = h.sent_ns, "stuck request");
+                }
+            }
+        }
+        liveness::check(&EndState {
+            quorum_serving,
+            quorum,
+            stuck,
+            acked_after_heal: self.acked_after_heal,
+            writes_tried_after_heal: self.writes_after_heal,
+        })
+    }
+}

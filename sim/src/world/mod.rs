@@ -1,0 +1,904 @@
+//! The simulated world: replicas, links, disks, clocks, clients and the event queue.
+//!
+//! One `ChaCha8Rng` seeded from the run's seed derives per-purpose streams (config, net,
+//! disk, faults, clients). Events are ordered by (simulated time, sequence number). The
+//! driver loop follows the core contract exactly: `handle(now, wall, input)`, drain
+//! `poll_output` completely, perform each output, then schedule a `Tick` at
+//! `next_deadline`. After every event, every live replica's `check_invariants()` runs and
+//! the observations feed the checkers in `check/`.
+//!
+//! Invariants: a node's local monotonic clock never goes backwards (drift is a fixed
+//! rate per node, restarts keep it); link deliveries are FIFO per direction and connection
+//! generation; fsync completions are reported in output order; nothing unsynced survives a
+//! crash.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use arbor_core::proto::jute::{
+    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
+};
+use arbor_core::replica::{CloseReason, Config, Input, LogRecord, Output, Replica};
+use arbor_core::txn::Txn;
+use arbor_core::types::{Nanos, PersistToken, ServerId, WallMillis, Zxid};
+use arbor_core::PeerMessage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tracing::info;
+
+use crate::check::agreement::Agreement;
+use crate::check::digest::Digests;
+use crate::check::durability::Durability;
+use crate::check::ephemerals::Ephemerals;
+use crate::check::epochs::EpochSanity;
+use crate::check::integrity::Integrity;
+use crate::check::leadership::Leadership;
+use crate::check::monotonic_reads::MonotonicReads;
+use crate::check::primary_order::PrimaryOrder;
+use crate::check::watch_order::WatchOrder;
+use crate::check::{CheckResult, Violation};
+use crate::client::Client;
+use crate::disk::{Disk, Effect};
+use crate::options::{Mutation, Options};
+use crate::trace::{set_sim_time_ns, Trace};
+
+mod clients;
+mod faults;
+
+const MS: u64 = 1_000_000;
+const US: u64 = 1_000;
+const WALL_BASE_MS: i64 = 1_750_000_000_000;
+/// A connection attempt not answered within this long is given up.
+const CONNECT_TIMEOUT_NS: u64 = 2_000 * MS;
+/// Requests of live sessions must be answered within this long once faults healed.
+const REQUEST_BOUND_NS: u64 = 10_000 * MS;
+
+/// What one run produced.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// Simulated time reached, ns.
+    pub sim_ns: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Distinct transactions committed.
+    pub txns_committed: usize,
+    /// Client writes acknowledged.
+    pub writes_acked: usize,
+    /// Client requests sent.
+    pub requests: usize,
+    /// Watch notifications delivered to clients.
+    pub notifications: u64,
+    /// Hash of the event trace.
+    pub trace_hash: u64,
+    /// The failure, if any.
+    pub failure: Option<Failure>,
+}
+
+/// A failed run.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// What fired.
+    pub violation: Violation,
+    /// Simulated time of the failure, ns.
+    pub at_ns: u64,
+    /// The last trace lines.
+    pub recent: Vec<String>,
+    /// The command that replays this run.
+    pub replay: String,
+}
+
+/// Runs one seed to the end (or to its first failure).
+pub fn run(seed: u64, opts: &Options) -> Report {
+    install_panic_capture();
+    let mut w = World::new(seed, opts.clone());
+    let report = w.run();
+    IN_SIM.with(|c| c.set(false));
+    report
+}
+
+#[derive(Debug)]
+enum C2S {
+    Closed,
+    Connect(ConnectRequest),
+    Request(RequestHeader, Request),
+}
+
+#[derive(Debug)]
+enum S2C {
+    Closed(CloseReason),
+    Connected(ConnectResponse, Zxid),
+    Lost,
+    Notify(Zxid),
+    Reply(ReplyHeader, Option<String>),
+}
+
+#[derive(Debug)]
+enum Ev {
+    ClientWake {
+        client: usize,
+        gen: u64,
+    },
+    Crash {
+        node: usize,
+    },
+    Deliver {
+        from: usize,
+        to: usize,
+        gen: u64,
+        msg: Box<PeerMessage>,
+    },
+    End,
+    Fault,
+    HealAll,
+    LinkDown {
+        a: usize,
+        b: usize,
+        gen: u64,
+    },
+    LinkUp {
+        a: usize,
+        b: usize,
+    },
+    PartitionHeal {
+        id: u64,
+    },
+    Restart {
+        node: usize,
+    },
+    Synced {
+        node: usize,
+        inc: u64,
+        token: PersistToken,
+    },
+    Tick {
+        node: usize,
+        inc: u64,
+        seq: u64,
+    },
+    ToClient {
+        conn: u64,
+        msg: S2C,
+    },
+    ToServer {
+        conn: u64,
+        msg: C2S,
+    },
+}
+
+impl Ev {
+    /// A number per event kind (and its node / connection), mixed into the trace hash.
+    fn kind(&self) -> u64 {
+        match self {
+            Ev::ClientWake { client, .. } => 1 | (*client as u64) << 8,
+            Ev::Crash { node } => 2 | (*node as u64) << 8,
+            Ev::Deliver { from, to, .. } => 3 | (*from as u64) << 8 | (*to as u64) << 16,
+            Ev::End => 4,
+            Ev::Fault => 5,
+            Ev::HealAll => 6,
+            Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
+            Ev::LinkUp { a, b } => 8 | (*a as u64) << 8 | (*b as u64) << 16,
+            Ev::PartitionHeal { id } => 9 | id << 8,
+            Ev::Restart { node } => 10 | (*node as u64) << 8,
+            Ev::Synced { node, token, .. } => 11 | (*node as u64) << 8 | token.0 << 16,
+            Ev::Tick { node, .. } => 12 | (*node as u64) << 8,
+            Ev::ToClient { conn, .. } => 13 | conn << 8,
+            Ev::ToServer { conn, .. } => 14 | conn << 8,
+        }
+    }
+}
+
+struct Queued {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+struct Node {
+    id: ServerId,
+    cfg: Config,
+    replica: Option<Replica>,
+    inc: u64,
+    disk: Disk,
+    disk_done_at: u64,
+    tick_seq: u64,
+    tick_at: Option<u64>,
+    drift_ppm: i64,
+    wall_offset_ms: i64,
+    /// What this incarnation logged (durable or not) above its applied zxid.
+    shadow: BTreeMap<Zxid, Txn>,
+    applied_seen: Zxid,
+    role_seen: &'static str,
+    serving_seen: Option<(ServerId, arbor_core::types::Epoch)>,
+}
+
+#[derive(Default)]
+struct Link {
+    up: bool,
+    gen: u64,
+    last_at: [u64; 2],
+    poisoned: [bool; 2],
+}
+
+struct Conn {
+    client: usize,
+    server: usize,
+    server_inc: u64,
+    server_open: bool,
+    client_open: bool,
+    c2s_last: u64,
+    s2c_last: u64,
+}
+
+struct Rngs {
+    net: ChaCha8Rng,
+    disk: ChaCha8Rng,
+    fault: ChaCha8Rng,
+    client: ChaCha8Rng,
+}
+
+struct Checkers {
+    agreement: Agreement,
+    digests: Digests,
+    durability: Durability,
+    ephemerals: Ephemerals,
+    epochs: EpochSanity,
+    integrity: Integrity,
+    leadership: Leadership,
+    monotonic: MonotonicReads,
+    primary: PrimaryOrder,
+    watches: WatchOrder,
+}
+
+/// The whole simulated world of one run.
+pub struct World {
+    seed: u64,
+    opts: Options,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Queued>>,
+    nodes: Vec<Node>,
+    links: Vec<Link>,
+    /// Directed blocks: `blocked[from * n + to]` counts partitions cutting from → to.
+    blocked: Vec<u32>,
+    partitions: BTreeMap<u64, Vec<(usize, usize)>>,
+    partition_next: u64,
+    conns: BTreeMap<u64, Conn>,
+    conn_next: u64,
+    clients: Vec<Client>,
+    rng: Rngs,
+    chk: Checkers,
+    trace: Trace,
+    events: u64,
+    faults: u64,
+    fault_end: u64,
+    end: u64,
+    in_fault_phase: bool,
+    kinds: [bool; 5],
+    acked_after_heal: usize,
+    writes_after_heal: bool,
+    notifications: u64,
+    /// A violation found where no `CheckResult` can be returned (inside a crash).
+    pending_violation: Option<Violation>,
+    done: bool,
+}
+
+impl World {
+    /// A world for `seed`.
+    pub fn new(seed: u64, opts: Options) -> World {
+        assert!(opts.nodes >= 1, "at least one node");
+        let mut master = ChaCha8Rng::seed_from_u64(seed);
+        let mut cfg_rng = ChaCha8Rng::seed_from_u64(master.gen());
+        let rng = Rngs {
+            net: ChaCha8Rng::seed_from_u64(master.gen()),
+            disk: ChaCha8Rng::seed_from_u64(master.gen()),
+            fault: ChaCha8Rng::seed_from_u64(master.gen()),
+            client: ChaCha8Rng::seed_from_u64(master.gen()),
+        };
+        let n = opts.nodes;
+        let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
+        let snapshot_every = cfg_rng.gen_range(20..600);
+        let diff_max = cfg_rng.gen_range(5..2_000);
+        let nodes = (0..n)
+            .map(|i| {
+                let mut cfg =
+                    Config::new(voters[i], voters.clone()).with_tick_ns(opts.tick_ms * MS);
+                cfg.seed = cfg_rng.gen();
+                cfg.snapshot_every_txns = snapshot_every;
+                cfg.diff_txns_max = diff_max;
+                Node {
+                    id: voters[i],
+                    cfg,
+                    replica: None,
+                    inc: 0,
+                    disk: Disk::default(),
+                    disk_done_at: 0,
+                    tick_seq: 0,
+                    tick_at: None,
+                    drift_ppm: cfg_rng.gen_range(-200..=200),
+                    wall_offset_ms: cfg_rng.gen_range(-5_000..5_000),
+                    shadow: BTreeMap::new(),
+                    applied_seen: Zxid(0),
+                    role_seen: "",
+                    serving_seen: None,
+                }
+            })
+            .collect();
+        let mut kinds = [true; 5];
+        for k in kinds.iter_mut() {
+            *k = !cfg_rng.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
+        }
+        let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
+        let clients = (0..opts.clients)
+            .map(|i| Client::new(i, &mut client_rng))
+            .collect();
+        let fault_end = opts.duration_ms * MS;
+        let end = fault_end + opts.heal_ms * MS;
+        World {
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            links: (0..n * n).map(|_| Link::default()).collect(),
+            blocked: vec![0; n * n],
+            partitions: BTreeMap::new(),
+            partition_next: 0,
+            conns: BTreeMap::new(),
+            conn_next: 1,
+            clients,
+            rng,
+            chk: Checkers {
+                agreement: Agreement::default(),
+                digests: Digests::default(),
+                durability: Durability::default(),
+                ephemerals: Ephemerals::default(),
+                epochs: EpochSanity::default(),
+                integrity: Integrity::default(),
+                leadership: Leadership::default(),
+                monotonic: MonotonicReads::default(),
+                primary: PrimaryOrder::default(),
+                watches: WatchOrder::default(),
+            },
+            trace: Trace::new(opts.trace_keep),
+            events: 0,
+            faults: 0,
+            fault_end,
+            end,
+            in_fault_phase: true,
+            kinds,
+            acked_after_heal: 0,
+            writes_after_heal: false,
+            notifications: 0,
+            pending_violation: None,
+            done: false,
+            opts,
+        }
+    }
+
+    fn report(&self, failure: Option<Failure>) -> Report {
+        Report {
+            seed: self.seed,
+            sim_ns: self.now,
+            events: self.events,
+            faults: self.faults,
+            txns_committed: self.chk.agreement.len(),
+            writes_acked: self.chk.durability.len(),
+            requests: self.clients.iter().map(|c| c.history.len()).sum(),
+            notifications: self.notifications,
+            trace_hash: self.trace.hash(),
+            failure,
+        }
+    }
+
+    fn failure(&self, violation: Violation) -> Failure {
+        Failure {
+            violation,
+            at_ns: self.now,
+            recent: self.trace.recent(),
+            replay: self.opts.replay_command(self.seed),
+        }
+    }
+
+    /// Runs to the end or the first failure.
+    pub fn run(&mut self) -> Report {
+        let r = catch_unwind(AssertUnwindSafe(|| self.start()));
+        if let Some(f) = self.settle(r) {
+            return self.report(Some(f));
+        }
+        while !self.done {
+            let Some(Reverse(q)) = self.queue.pop() else {
+                break;
+            };
+            self.now = q.at;
+            set_sim_time_ns(q.at);
+            self.events += 1;
+            self.trace.mix(q.at);
+            self.trace.mix(q.seq);
+            self.trace.mix(q.ev.kind());
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                self.event(q.ev)?;
+                match self.pending_violation.take() {
+                    Some(v) => Err(v),
+                    None => Ok(()),
+                }
+            }));
+            if let Some(f) = self.settle(r) {
+                return self.report(Some(f));
+            }
+        }
+        self.report(None)
+    }
+
+    fn settle(&mut self, r: std::thread::Result<CheckResult>) -> Option<Failure> {
+        match r {
+            Ok(Ok(())) => None,
+            Ok(Err(v)) => Some(self.failure(v)),
+            Err(payload) => {
+                let detail = take_panic_message().unwrap_or_else(|| panic_text(&payload));
+                Some(self.failure(Violation {
+                    checker: "core-assert",
+                    detail,
+                }))
+            }
+        }
+    }
+
+    fn start(&mut self) -> CheckResult {
+        for n in 0..self.nodes.len() {
+            self.restart(n)?;
+        }
+        for c in 0..self.clients.len() {
+            let at = self.rng.client.gen_range(0..500 * MS);
+            self.wake_client(c, at);
+        }
+        self.schedule_fault();
+        self.push(self.fault_end, Ev::HealAll);
+        self.push(self.end, Ev::End);
+        Ok(())
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn line(&mut self, s: String) {
+        self.trace.line(self.now, s);
+    }
+
+    // ----- events -----
+
+    fn event(&mut self, ev: Ev) -> CheckResult {
+        match ev {
+            Ev::ClientWake { client, gen } => {
+                if self.clients[client].wake_gen == gen {
+                    self.client_wake(client)?;
+                }
+            }
+            Ev::Crash { node } => self.crash(node),
+            Ev::Deliver { from, to, gen, msg } => {
+                let l = &self.links[link_ix(from, to, self.nodes.len())];
+                if l.up && l.gen == gen && self.nodes[to].replica.is_some() {
+                    self.line(format!(
+                        "deliver {}->{} {}",
+                        from + 1,
+                        to + 1,
+                        msg_name(&msg)
+                    ));
+                    let from_id = self.nodes[from].id;
+                    self.step(
+                        to,
+                        Input::Peer {
+                            from: from_id,
+                            msg: *msg,
+                        },
+                    )?;
+                }
+            }
+            Ev::End => {
+                self.line("end".to_string());
+                self.done = true;
+                return self.check_liveness();
+            }
+            Ev::Fault => self.fault()?,
+            Ev::HealAll => self.heal_all()?,
+            Ev::LinkDown { a, b, gen } => {
+                if self.links[link_ix(a, b, self.nodes.len())].gen == gen {
+                    self.break_link(a, b)?;
+                }
+            }
+            Ev::LinkUp { a, b } => self.link_up(a, b)?,
+            Ev::PartitionHeal { id } => self.heal_partition(id),
+            Ev::Restart { node } => {
+                if self.nodes[node].replica.is_none() {
+                    self.restart(node)?;
+                }
+            }
+            Ev::Synced { node, inc, token } => self.synced(node, inc, token)?,
+            Ev::Tick { node, inc, seq } => {
+                let nd = &self.nodes[node];
+                if nd.inc == inc && nd.tick_seq == seq && nd.replica.is_some() {
+                    self.nodes[node].tick_at = None;
+                    self.step(node, Input::Tick)?;
+                }
+            }
+            Ev::ToClient { conn, msg } => self.deliver_to_client(conn, msg)?,
+            Ev::ToServer { conn, msg } => self.deliver_to_server(conn, msg)?,
+        }
+        Ok(())
+    }
+
+    // ----- the driver loop for one replica -----
+
+    fn local_now(&self, n: usize) -> u64 {
+        let p = self.nodes[n].drift_ppm;
+        let g = self.now as i128;
+        (g + g * p as i128 / 1_000_000) as u64
+    }
+
+    fn global_for_local(&self, n: usize, local: u64) -> u64 {
+        let p = self.nodes[n].drift_ppm as i128;
+        let mut g = ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64;
+        loop {
+            let gi = g as i128;
+            if (gi + gi * p / 1_000_000) as u64 >= local {
+                return g.max(self.now);
+            }
+            g += 1;
+        }
+    }
+
+    fn step(&mut self, n: usize, input: Input) -> CheckResult {
+        let local = Nanos(self.local_now(n));
+        let wall = WallMillis(WALL_BASE_MS + (local.0 / MS) as i64 + self.nodes[n].wall_offset_ms);
+        let outs = {
+            let node = &mut self.nodes[n];
+            let replica = node.replica.as_mut().expect("step on a live node");
+            let span = tracing::info_span!("replica", id = node.id.0);
+            let _g = span.enter();
+            replica.handle(local, wall, input);
+            let mut outs = Vec::new();
+            while let Some(o) = replica.poll_output() {
+                outs.push(o);
+            }
+            outs
+        };
+        let inc = self.nodes[n].inc;
+        for o in outs {
+            if self.nodes[n].inc != inc {
+                break; // crashed while performing (crash-on-persist)
+            }
+            self.perform(n, o)?;
+        }
+        if self.nodes[n].inc == inc {
+            self.observe(n)?;
+            self.schedule_tick(n);
+        }
+        Ok(())
+    }
+
+    fn schedule_tick(&mut self, n: usize) {
+        let Some(r) = self.nodes[n].replica.as_ref() else {
+            return;
+        };
+        let Some(d) = r.next_deadline() else {
+            self.nodes[n].tick_at = None;
+            self.nodes[n].tick_seq += 1;
+            return;
+        };
+        let at = self.global_for_local(n, d.0);
+        if self.nodes[n].tick_at == Some(at) {
+            return;
+        }
+        let node = &mut self.nodes[n];
+        node.tick_seq += 1;
+        node.tick_at = Some(at);
+        let (inc, seq) = (node.inc, node.tick_seq);
+        self.push(at, Ev::Tick { node: n, inc, seq });
+    }
+
+    fn perform(&mut self, n: usize, out: Output) -> CheckResult {
+        match out {
+            Output::Send { to, msg } => self.send(n, (to.0 - 1) as usize, msg),
+            Output::Persist { token, records, .. } => {
+                for r in &records {
+                    if let LogRecord::Txn(t) = r {
+                        self.nodes[n].shadow.insert(t.header.zxid, t.clone());
+                    }
+                }
+                self.nodes[n]
+                    .disk
+                    .push(Some(token), Effect::Records(records));
+                self.schedule_sync(n, token);
+            }
+            Output::TruncateLog { token, after_zxid } => {
+                self.line(format!("node {} truncate after {after_zxid}", n + 1));
+                let removed = self.nodes[n].shadow.split_off(&Zxid(after_zxid.0 + 1));
+                let id = self.nodes[n].id;
+                self.chk
+                    .durability
+                    .on_truncate(&self.chk.agreement, id, removed.values())?;
+                self.nodes[n]
+                    .disk
+                    .push(Some(token), Effect::Truncate(after_zxid));
+                self.schedule_sync(n, token);
+            }
+            Output::InstallSnapshot { token, zxid, data } => {
+                self.line(format!("node {} install snapshot {zxid}", n + 1));
+                let id = self.nodes[n].id;
+                self.chk.primary.on_install(id, zxid)?;
+                let node = &mut self.nodes[n];
+                node.shadow.clear();
+                node.applied_seen = zxid;
+                node.disk.push(Some(token), Effect::Install(zxid, data));
+                self.schedule_sync(n, token);
+            }
+            Output::Snapshot { zxid, data } => {
+                let node = &mut self.nodes[n];
+                node.disk.push(None, Effect::Snapshot(zxid, data));
+            }
+            Output::Reply { conn, header, body } => {
+                // Only created sequential paths matter to the workload (it deletes them).
+                let created = match body {
+                    Some(ResponseBody::Create(p)) => Some(p.path),
+                    Some(ResponseBody::Create2(p)) => Some(p.path),
+                    _ => None,
+                }
+                .filter(|p| p.starts_with("/s"));
+                self.server_to_client(conn.0, S2C::Reply(header, created))
+            }
+            Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
+            Output::ConnectResponse { conn, response } => {
+                let applied = self.nodes[n]
+                    .replica
+                    .as_ref()
+                    .map(|r| r.applied_zxid())
+                    .unwrap_or_default();
+                self.server_to_client(conn.0, S2C::Connected(response, applied));
+            }
+            Output::CloseClient { conn, reason } => {
+                if let Some(c) = self.conns.get_mut(&conn.0) {
+                    c.server_open = false;
+                }
+                self.server_to_client(conn.0, S2C::Closed(reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds observations of replica `n` after a step to the checkers.
+    fn observe(&mut self, n: usize) -> CheckResult {
+        let node = &self.nodes[n];
+        let Some(r) = node.replica.as_ref() else {
+            return Ok(());
+        };
+        r.check_invariants();
+        let id = node.id;
+        let applied = r.applied_zxid();
+        let old = node.applied_seen;
+        if applied > old {
+            let mut prev = old;
+            for (z, t) in node.shadow.range(Zxid(old.0 + 1)..=applied) {
+                self.chk.integrity.on_apply(id, t)?;
+                self.chk.agreement.on_apply(id, prev, t)?;
+                self.chk.primary.on_apply(id, *z)?;
+                self.chk.durability.on_apply(id, prev, *z)?;
+                prev = *z;
+            }
+            self.chk.digests.observe(id, applied, r.tree().digest())?;
+            self.chk.ephemerals.check(id, old, applied, r.tree())?;
+        }
+        let serving = r.serving_leader();
+        let role = r.role_name();
+        let mut newly_leader = false;
+        if serving != node.serving_seen || role != node.role_seen {
+            let (a, c) = r.epochs();
+            info!(
+                node = id.0,
+                role,
+                accepted_epoch = a.0,
+                current_epoch = c.0,
+                last_zxid = %r.last_logged_zxid(),
+                committed = %r.committed_zxid(),
+                serving = ?serving.map(|(l, e)| (l.0, e.0)),
+                "state"
+            );
+            let l = format!(
+                "node {} {role} epochs={}/{} last={} committed={} serving={:?}",
+                id.0,
+                a.0,
+                c.0,
+                r.last_logged_zxid(),
+                r.committed_zxid(),
+                serving.map(|(l, e)| (l.0, e.0))
+            );
+            newly_leader = serving.is_some_and(|(l, _)| l == id) && serving != node.serving_seen;
+            self.line(l);
+        }
+        self.chk.leadership.observe(id, serving)?;
+        if newly_leader {
+            let node = &self.nodes[n];
+            self.chk.durability.on_leader_established(
+                &self.chk.agreement,
+                id,
+                applied,
+                &node.shadow,
+            )?;
+        }
+        let node = &mut self.nodes[n];
+        node.applied_seen = applied;
+        node.serving_seen = serving;
+        node.role_seen = role;
+        // Entries at or below the applied zxid are no longer needed for checks.
+        if node
+            .shadow
+            .first_key_value()
+            .is_some_and(|(z, _)| *z <= applied)
+            && node.shadow.len() > 256
+        {
+            node.shadow = node.shadow.split_off(&Zxid(applied.0 + 1));
+        }
+        Ok(())
+    }
+
+    // ----- disks -----
+
+    fn schedule_sync(&mut self, n: usize, token: PersistToken) {
+        let delay = self
+            .rng
+            .disk
+            .gen_range(20 * US..=self.opts.disk_delay_us_max.max(21) * US);
+        let at = (self.now + delay).max(self.nodes[n].disk_done_at);
+        self.nodes[n].disk_done_at = at;
+        let inc = self.nodes[n].inc;
+        self.push(
+            at,
+            Ev::Synced {
+                node: n,
+                inc,
+                token,
+            },
+        );
+        if self.in_fault_phase
+            && self.kinds[0]
+            && self
+                .rng
+                .fault
+                .gen_bool(self.opts.crash_on_persist.clamp(0.0, 1.0))
+        {
+            // Crash before this write is durable (between two persisted writes).
+            self.push(self.now, Ev::Crash { node: n });
+        }
+    }
+
+    fn synced(&mut self, n: usize, inc: u64, token: PersistToken) -> CheckResult {
+        if self.nodes[n].inc != inc || self.nodes[n].replica.is_none() {
+            return Ok(());
+        }
+        let lie = self.opts.mutation == Some(Mutation::LyingFsync) && token.0 % 2 == 1;
+        let node = &mut self.nodes[n];
+        if !lie && node.disk.sync_through(token) {
+            let d = &node.disk.durable;
+            let last = d.log.last().map(|t| t.header.zxid);
+            self.chk
+                .epochs
+                .on_durable(node.id, d.accepted, d.current, last)?;
+        }
+        if self.in_fault_phase
+            && self.kinds[0]
+            && self
+                .rng
+                .fault
+                .gen_bool(self.opts.crash_on_persist.clamp(0.0, 1.0))
+        {
+            // Durable, but the crash comes before `Persisted` reaches the core.
+            self.crash(n);
+            return Ok(());
+        }
+        self.step(n, Input::Persisted { token })
+    }
+}
+
+fn link_ix(a: usize, b: usize, n: usize) -> usize {
+    a.min(b) * n + a.max(b)
+}
+
+fn msg_name(m: &PeerMessage) -> &'static str {
+    match m {
+        PeerMessage::Notification { .. } => "Notification",
+        PeerMessage::FollowerInfo { .. } => "FollowerInfo",
+        PeerMessage::LeaderInfo { .. } => "LeaderInfo",
+        PeerMessage::AckEpoch { .. } => "AckEpoch",
+        PeerMessage::Diff { .. } => "Diff",
+        PeerMessage::Trunc { .. } => "Trunc",
+        PeerMessage::Snap { .. } => "Snap",
+        PeerMessage::NewLeader { .. } => "NewLeader",
+        PeerMessage::UpToDate { .. } => "UpToDate",
+        PeerMessage::Proposal { .. } => "Proposal",
+        PeerMessage::Ack { .. } => "Ack",
+        PeerMessage::Commit { .. } => "Commit",
+        PeerMessage::Ping => "Ping",
+        PeerMessage::Touch { .. } => "Touch",
+        PeerMessage::Request { .. } => "Request",
+        PeerMessage::Rejected { .. } => "Rejected",
+        PeerMessage::Revalidate { .. } => "Revalidate",
+        PeerMessage::Sync { .. } => "Sync",
+        PeerMessage::SyncReply { .. } => "SyncReply",
+        #[allow(unreachable_patterns)]
+        _ => "Other",
+    }
+}
+
+// ----- panic capture: a core assert becomes a reported failure, not a crash -----
+
+use std::cell::{Cell, RefCell};
+use std::sync::Once;
+
+thread_local! {
+    static IN_SIM: Cell<bool> = const { Cell::new(false) };
+    static PANIC_MSG: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn install_panic_capture() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_SIM.with(|c| c.get()) {
+                let msg = match info.location() {
+                    Some(l) => format!(
+                        "{} at {}:{}",
+                        panic_text(info.payload()),
+                        l.file(),
+                        l.line()
+                    ),
+                    None => panic_text(info.payload()),
+                };
+                PANIC_MSG.with(|m| *m.borrow_mut() = Some(msg));
+            } else {
+                prev(info);
+            }
+        }));
+    });
+    IN_SIM.with(|c| c.set(true));
+}
+
+fn take_panic_message() -> Option<String> {
+    PANIC_MSG.with(|m| m.borrow_mut().take())
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
