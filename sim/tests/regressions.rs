@@ -1,5 +1,5 @@
 //! Seeds that once failed, pinned by name (STYLE §8). A seed that exposes a core bug stays
-//! `#[ignore]`d until the core fix lands on `zab`; then the `#[ignore]` goes.
+//! `#[ignore]`d until the core fix lands; then the `#[ignore]` goes (427, 6400, 7653 are fixed).
 
 use arbor_sim::{run, Options};
 
@@ -27,7 +27,6 @@ fn assert_passes(seed: u64, opts: &Options) {
 /// NEWLEADER acks wait for some later PROPOSAL ack that does not come. Found by the 10k sweep:
 /// `arbor sim --seed 427 --duration 10000 --heal 10000`.
 #[test]
-#[ignore = "core bug: proposals in flight across a follower re-sync never commit (see doc)"]
 fn seed_427_leader_never_commits_proposals_resent_in_diff() {
     let opts = Options {
         duration_ms: 10_000,
@@ -47,14 +46,12 @@ fn short() -> Options {
 
 /// Same core bug as seed 427 (found by the same 10k sweep).
 #[test]
-#[ignore = "core bug: proposals in flight across a follower re-sync never commit (see seed 427)"]
 fn seed_6400_same_stuck_commit_point() {
     assert_passes(6400, &short());
 }
 
 /// Same core bug as seed 427 (found by the same 10k sweep).
 #[test]
-#[ignore = "core bug: proposals in flight across a follower re-sync never commit (see seed 427)"]
 fn seed_7653_same_stuck_commit_point() {
     assert_passes(7653, &short());
 }
