@@ -1,0 +1,533 @@
+//! The standalone server over real TCP and real files: a raw jute client built on core's
+//! codec, a third-party client (kazoo), restarts from the same data dir, hostile bytes and
+//! four-letter words. Every wait is bounded (socket read timeouts, channel timeouts).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use arbor_core::proto::jute::{
+    decode_connect_response, decode_reply, encode_connect_request, encode_request, next_frame,
+    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, PathWatchRequest, Reply,
+    Request, ResponseBody, SetDataRequest, DEFAULT_MAX_FRAME_LEN,
+};
+use arbor_core::types::{Acl, SessionId, Zxid};
+use arbor_net::config::FourLetterWords;
+use arbor_net::server::{start, ServeError, ServeOptions, ShutdownHandle};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct TestServer {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<Result<(), ServeError>>>,
+}
+
+fn options(dir: &Path) -> ServeOptions {
+    let mut o = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), dir);
+    o.tick = Duration::from_millis(200);
+    o.min_session_timeout = Duration::from_millis(400);
+    o.max_session_timeout = Duration::from_secs(30);
+    o
+}
+
+fn try_start(opts: ServeOptions) -> Result<TestServer, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            match start(opts).await {
+                Ok(s) => {
+                    let _ = tx.send(Ok((s.local_addr(), s.shutdown_handle())));
+                    s.wait().await
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    Err(e)
+                }
+            }
+        })
+    });
+    let (addr, handle) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server start timed out")?;
+    Ok(TestServer {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
+}
+
+fn start_server(opts: ServeOptions) -> TestServer {
+    try_start(opts).expect("server starts")
+}
+
+impl TestServer {
+    fn stop(mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("clean stop");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// A minimal ZooKeeper client on core's jute codec.
+struct RawClient {
+    s: TcpStream,
+    buf: Vec<u8>,
+    xid: i32,
+    session: ConnectResponse,
+    notifications: Vec<Reply>,
+}
+
+fn tcp(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+    s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    s.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    s
+}
+
+/// Reads until the peer closes; panics on timeout.
+fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!("connection not closed by the server: {e}"),
+        }
+    }
+}
+
+impl RawClient {
+    fn connect(addr: SocketAddr) -> RawClient {
+        let mut s = tcp(addr);
+        let mut out = Vec::new();
+        encode_connect_request(
+            &ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: Zxid(0),
+                timeout_ms: 20_000,
+                session_id: SessionId(0),
+                passwd: vec![0; 16],
+                read_only: Some(false),
+            },
+            &mut out,
+        );
+        s.write_all(&out).expect("write");
+        let mut c = RawClient {
+            s,
+            buf: Vec::new(),
+            xid: 0,
+            session: ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: SessionId(0),
+                passwd: Vec::new(),
+                read_only: None,
+            },
+            notifications: Vec::new(),
+        };
+        let payload = c.frame().expect("connect response");
+        c.session = decode_connect_response(&payload).expect("decode connect response");
+        assert!(c.session.timeout_ms > 0, "session refused");
+        c
+    }
+
+    /// The next frame's payload, or `None` if the server closed the connection.
+    fn frame(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(f) = next_frame(&self.buf, DEFAULT_MAX_FRAME_LEN).expect("frame") {
+                let p = self.buf[f.payload.clone()].to_vec();
+                self.buf.drain(..f.consumed);
+                return Some(p);
+            }
+            let mut chunk = [0u8; 8192];
+            match self.s.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    fn send(&mut self, req: &Request) -> i32 {
+        self.xid += 1;
+        let mut out = Vec::new();
+        encode_request(self.xid, req, &mut out);
+        self.s.write_all(&out).expect("write");
+        self.xid
+    }
+
+    /// Sends `req` and returns its reply; notifications read before it are kept.
+    fn call(&mut self, req: Request) -> Reply {
+        let op = req.op();
+        let xid = self.send(&req);
+        loop {
+            let p = self.frame().expect("reply before close");
+            let r = decode_reply(&p, op).expect("decode reply");
+            if r.header.xid == -1 {
+                self.notifications.push(r);
+                continue;
+            }
+            assert_eq!(r.header.xid, xid, "replies in request order");
+            return r;
+        }
+    }
+
+    fn create(&mut self, path: &str, data: &[u8], flags: i32) -> Reply {
+        self.call(Request::Create(CreateRequest {
+            path: path.to_string(),
+            data: Some(data.to_vec()),
+            acl: Acl::open_unsafe(),
+            flags,
+        }))
+    }
+
+    fn get(&mut self, path: &str) -> Option<Vec<u8>> {
+        let r = self.call(Request::GetData(PathWatchRequest {
+            path: path.to_string(),
+            watch: false,
+        }));
+        match r.body {
+            Some(ResponseBody::GetData(d)) => Some(d.data.unwrap_or_default()),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn raw_client_create_get_set_watch_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let mut c = RawClient::connect(server.addr);
+    assert_ne!(c.session.session_id, SessionId(0));
+
+    let r = c.create("/a", b"one", 0);
+    assert_eq!(r.header.err, 0);
+    assert!(matches!(r.body, Some(ResponseBody::Create(ref p)) if p.path == "/a"));
+    assert_eq!(c.get("/a").as_deref(), Some(&b"one"[..]));
+
+    // Duplicate create → NodeExists (-110).
+    assert_eq!(c.create("/a", b"x", 0).header.err, -110);
+
+    // exists with a watch, then setData: the notification arrives before the reply.
+    let r = c.call(Request::Exists(PathWatchRequest {
+        path: "/a".to_string(),
+        watch: true,
+    }));
+    assert_eq!(r.header.err, 0);
+    let set_xid = c.send(&Request::SetData(SetDataRequest {
+        path: "/a".to_string(),
+        data: Some(b"two".to_vec()),
+        version: -1,
+    }));
+    let first = c.frame().expect("notification");
+    let first = decode_reply(&first, Request::Ping.op()).expect("decode");
+    assert_eq!(first.header.xid, -1, "notification first");
+    match first.body {
+        Some(ResponseBody::Notification(ev)) => {
+            assert_eq!(ev.path, "/a");
+            assert_eq!(ev.event_type, 3, "NodeDataChanged");
+        }
+        other => panic!("not a notification: {other:?}"),
+    }
+    let second = c.frame().expect("setData reply");
+    let second = decode_reply(
+        &second,
+        Request::SetData(SetDataRequest {
+            path: String::new(),
+            data: None,
+            version: 0,
+        })
+        .op(),
+    )
+    .expect("decode");
+    assert_eq!(second.header.xid, set_xid);
+    assert_eq!(second.header.err, 0);
+    assert_eq!(c.get("/a").as_deref(), Some(&b"two"[..]));
+
+    // Pipelined requests: replies in order.
+    for i in 0..20 {
+        c.send(&Request::Create(CreateRequest {
+            path: format!("/p{i}"),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        }));
+    }
+    for i in 0..20 {
+        let p = c.frame().expect("pipelined reply");
+        let r = decode_reply(&p, Request::Ping.op()).expect("decode header");
+        assert_eq!(r.header.xid, c.xid - 19 + i);
+    }
+
+    let r = c.call(Request::Delete(DeleteRequest {
+        path: "/a".to_string(),
+        version: -1,
+    }));
+    assert_eq!(r.header.err, 0);
+    assert_eq!(c.get("/a"), None);
+
+    // closeSession: a reply, then the server closes the connection.
+    let r = c.call(Request::CloseSession);
+    assert_eq!(r.header.err, 0);
+    assert_eq!(c.frame(), None, "connection closed after closeSession");
+    server.stop();
+}
+
+#[test]
+fn restart_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(dir.path());
+    opts.snapshot_every_txns = 25; // exercise the snapshot thread and purge too
+    let server = start_server(opts.clone());
+    let mut c = RawClient::connect(server.addr);
+    for i in 0..60 {
+        let r = c.create(&format!("/k{i}"), format!("v{i}").as_bytes(), 0);
+        assert_eq!(r.header.err, 0, "create /k{i}");
+    }
+    // A write that may or may not be acknowledged when the server stops.
+    drop(c);
+    server.stop();
+
+    let server = start_server(opts);
+    let mut c = RawClient::connect(server.addr);
+    for i in 0..60 {
+        assert_eq!(
+            c.get(&format!("/k{i}")),
+            Some(format!("v{i}").into_bytes()),
+            "/k{i} after restart"
+        );
+    }
+    server.stop();
+}
+
+#[test]
+fn refuses_a_data_dir_storage_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("acceptedEpoch"), b"not an epoch").expect("write");
+    let err = try_start(options(dir.path()))
+        .err()
+        .expect("must refuse the data dir");
+    assert!(
+        err.contains("acceptedEpoch"),
+        "message names the file: {err}"
+    );
+}
+
+#[test]
+fn hostile_bytes_close_only_that_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let mut good = RawClient::connect(server.addr);
+    assert_eq!(good.create("/ok", b"", 0).header.err, 0);
+
+    // Over the 1,048,575 limit before the handshake.
+    let mut s = tcp(server.addr);
+    s.write_all(&0x0010_0000u32.to_be_bytes()).expect("write");
+    read_to_close(&mut s);
+    // Negative length.
+    let mut s = tcp(server.addr);
+    s.write_all(&(-5i32).to_be_bytes()).expect("write");
+    read_to_close(&mut s);
+    // Malformed ConnectRequest (a 3-byte payload).
+    let mut s = tcp(server.addr);
+    s.write_all(&[0, 0, 0, 3, 1, 2, 3]).expect("write");
+    read_to_close(&mut s);
+    // Garbage after a good handshake: an over-limit length, then junk.
+    let mut bad = RawClient::connect(server.addr);
+    bad.s
+        .write_all(&[0x7f, 0xff, 0xff, 0xff, 0xde, 0xad, 0xbe, 0xef])
+        .expect("write");
+    assert_eq!(bad.frame(), None, "over-limit frame closes the connection");
+    // An unreadable request header (2 bytes) after a good handshake.
+    let mut bad = RawClient::connect(server.addr);
+    bad.s.write_all(&[0, 0, 0, 2, 9, 9]).expect("write");
+    assert_eq!(bad.frame(), None, "unreadable header closes the connection");
+    // An unknown op code: Unimplemented (-6), then close.
+    let mut bad = RawClient::connect(server.addr);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&8i32.to_be_bytes());
+    frame.extend_from_slice(&77i32.to_be_bytes());
+    frame.extend_from_slice(&999i32.to_be_bytes());
+    bad.s.write_all(&frame).expect("write");
+    let p = bad.frame().expect("error reply");
+    let r = decode_reply(&p, Request::Ping.op()).expect("decode");
+    assert_eq!((r.header.xid, r.header.err), (77, -6));
+    assert_eq!(bad.frame(), None, "closed after Unimplemented");
+
+    // The good session never noticed.
+    assert_eq!(good.get("/ok").as_deref(), Some(&b""[..]));
+    assert_eq!(good.create("/ok2", b"x", 0).header.err, 0);
+    server.stop();
+}
+
+fn four_letter(addr: SocketAddr, word: &str) -> String {
+    let mut s = tcp(addr);
+    s.write_all(word.as_bytes()).expect("write");
+    String::from_utf8(read_to_close(&mut s)).expect("utf8")
+}
+
+#[test]
+fn four_letter_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Default whitelist: srvr only.
+    let server = start_server(options(dir.path()));
+    assert_eq!(
+        four_letter(server.addr, "ruok"),
+        "ruok is not executed because it is not in the whitelist.\n"
+    );
+    let srvr = four_letter(server.addr, "srvr");
+    assert!(srvr.starts_with("Zookeeper version: 3.8"), "{srvr}");
+    server.stop();
+
+    let mut opts = options(dir.path());
+    opts.four_letter_words = FourLetterWords::All;
+    let server = start_server(opts);
+    let mut c = RawClient::connect(server.addr);
+    assert_eq!(c.create("/x", b"", 0).header.err, 0);
+    assert_eq!(four_letter(server.addr, "ruok"), "imok");
+    assert_eq!(four_letter(server.addr, "isro"), "rw");
+    let srvr = four_letter(server.addr, "srvr");
+    for line in [
+        "Zookeeper version: ",
+        "Latency min/avg/max: ",
+        "Received: ",
+        "Sent: ",
+        "Connections: 1\n",
+        "Outstanding: 0\n",
+        "Zxid: 0x",
+        "Mode: standalone\n",
+        "Node count: ",
+    ] {
+        assert!(srvr.contains(line), "srvr lacks {line:?}: {srvr}");
+    }
+    // `/`, `/zookeeper`, `/zookeeper/config`, `/zookeeper/quota` (as ZooKeeper counts them)
+    // and `/x`.
+    assert!(srvr.contains("Node count: 5\n"), "{srvr}");
+    let stat = four_letter(server.addr, "stat");
+    assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
+    let mntr = four_letter(server.addr, "mntr");
+    assert!(mntr.contains("zk_server_state\tstandalone\n"), "{mntr}");
+    assert!(mntr.contains("zk_znode_count\t"), "{mntr}");
+    drop(c);
+    server.stop();
+}
+
+const KAZOO_SCRIPT: &str = r#"
+import sys
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError, BadVersionError
+import threading
+
+zk = KazooClient(hosts=sys.argv[1], timeout=10)
+zk.start(timeout=15)
+
+zk.create("/app", b"v0")
+data, stat = zk.get("/app")
+assert data == b"v0", data
+stat = zk.set("/app", b"v1", version=stat.version)
+assert zk.get("/app")[0] == b"v1"
+try:
+    zk.set("/app", b"v2", version=stat.version + 5)
+    raise SystemExit("expected BadVersion")
+except BadVersionError:
+    pass
+
+for i in range(3):
+    zk.create("/app/c%d" % i, b"")
+assert sorted(zk.get_children("/app")) == ["c0", "c1", "c2"], zk.get_children("/app")
+
+s1 = zk.create("/app/seq-", b"", sequence=True)
+s2 = zk.create("/app/seq-", b"", sequence=True)
+assert s1 < s2 and s1.startswith("/app/seq-"), (s1, s2)
+
+fired = threading.Event()
+events = []
+def watcher(ev):
+    events.append(ev)
+    fired.set()
+zk.get("/app/c0", watch=watcher)
+zk.set("/app/c0", b"changed")
+assert fired.wait(10), "watch did not fire"
+assert events[0].type == "CHANGED" and events[0].path == "/app/c0", events
+
+tx = zk.transaction()
+tx.create("/app/t1", b"a")
+tx.set_data("/app/c1", b"b")
+tx.delete("/app/c2")
+results = tx.commit()
+assert results[0] == "/app/t1", results
+assert zk.exists("/app/c2") is None
+assert zk.get("/app/c1")[0] == b"b"
+
+zk2 = KazooClient(hosts=sys.argv[1], timeout=10)
+zk2.start(timeout=15)
+zk2.create("/app/eph", b"", ephemeral=True)
+assert zk.exists("/app/eph") is not None
+zk2.stop()
+zk2.close()
+assert zk.exists("/app/eph") is None, "ephemeral gone after session close"
+
+zk.delete("/app", recursive=True)
+try:
+    zk.get("/app")
+    raise SystemExit("expected NoNode")
+except NoNodeError:
+    pass
+zk.stop()
+zk.close()
+print("kazoo ok")
+"#;
+
+#[test]
+fn kazoo_third_party_client() {
+    let have = Command::new("python3")
+        .args(["-c", "import kazoo"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "SKIPPED kazoo_third_party_client: python3 with kazoo not available \
+                 (CI must run `python3 -m pip install kazoo==2.11.0`)"
+            );
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let script = dir.path().join("kazoo_test.py");
+    std::fs::write(&script, KAZOO_SCRIPT).expect("script");
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg("python3")
+        .arg(&script)
+        .arg(server.addr.to_string())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("kazoo ok"),
+        "kazoo failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    server.stop();
+}
