@@ -531,3 +531,56 @@ fn kazoo_third_party_client() {
     );
     server.stop();
 }
+
+#[test]
+fn slow_client_is_closed_others_unaffected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(dir.path());
+    opts.conn_queue_max = 8;
+    let server = start_server(opts);
+    let mut good = RawClient::connect(server.addr);
+    assert_eq!(good.create("/big", &vec![7u8; 256 * 1024], 0).header.err, 0);
+
+    // A client that pipelines reads of a large node and never reads the replies.
+    let mut slow = RawClient::connect(server.addr);
+    let mut out = Vec::new();
+    for xid in 1..=400 {
+        encode_request(
+            xid,
+            &Request::GetData(PathWatchRequest {
+                path: "/big".to_string(),
+                watch: false,
+            }),
+            &mut out,
+        );
+    }
+    slow.s.write_all(&out).expect("write");
+    // The server closes it once its queue is full: reading ends (bounded by the data
+    // the kernel buffered and the read timeout), far short of 400 replies.
+    let got = read_to_close(&mut slow.s);
+    assert!(got.len() < 400 * 256 * 1024, "slow client was not closed");
+
+    assert_eq!(good.create("/after", b"", 0).header.err, 0);
+    assert_eq!(good.get("/big").map(|d| d.len()), Some(256 * 1024));
+    server.stop();
+}
+
+#[test]
+fn connection_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(dir.path());
+    opts.max_client_cnxns = 2;
+    opts.handshake_timeout = Duration::from_millis(300);
+    let server = start_server(opts);
+    let mut a = RawClient::connect(server.addr);
+    // A silent connection is closed after the handshake timeout.
+    let mut silent = tcp(server.addr);
+    assert!(read_to_close(&mut silent).is_empty());
+    let mut b = RawClient::connect(server.addr);
+    // A third connection from the same IP is refused.
+    let mut third = tcp(server.addr);
+    assert!(read_to_close(&mut third).is_empty());
+    assert_eq!(a.create("/a", b"", 0).header.err, 0);
+    assert_eq!(b.get("/a").as_deref(), Some(&b""[..]));
+    server.stop();
+}

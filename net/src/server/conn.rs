@@ -1,8 +1,9 @@
 //! Client connections: accept, four-letter words, handshake, request decoding, writer.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_core::proto::jute::{
@@ -27,6 +28,10 @@ pub(crate) struct ConnShared {
     pub four_letter_words: FourLetterWords,
     pub max_frame_len: u32,
     pub conn_queue_max: usize,
+    /// `maxClientCnxns`: connections per client IP (0 = unlimited).
+    pub max_client_cnxns: u32,
+    /// How long a new connection may take to send its ConnectRequest or four-letter word.
+    pub handshake_timeout: Duration,
     /// The core's applied zxid, for replies the connection answers itself.
     pub applied_zxid: Arc<AtomicI64>,
 }
@@ -42,22 +47,68 @@ pub(crate) async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let shared = Arc::new(shared);
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     let mut next = 1u64;
     loop {
         tokio::select! {
             _ = super::stopped(&mut shutdown) => return,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    let Some(slot) = IpSlot::take(&per_ip, peer.ip(), shared.max_client_cnxns) else {
+                        warn!(%peer, max = shared.max_client_cnxns, "too many connections from this address; closing");
+                        drop(stream);
+                        continue;
+                    };
                     let conn = ConnId(next);
                     next += 1;
                     debug!(conn = conn.0, %peer, "accepted");
-                    tokio::spawn(serve(stream, peer, conn, shared.clone(), shutdown.clone()));
+                    let shared = shared.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        serve(stream, peer, conn, shared, shutdown).await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            }
+        }
+    }
+}
+
+/// One counted connection from an IP; released on drop.
+struct IpSlot {
+    map: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, u32>>>, ip: IpAddr, max: u32) -> Option<IpSlot> {
+        // A poisoned lock means a panic while holding it, which cannot happen: the
+        // critical sections below do not panic. Recover the data either way.
+        let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
             }
         }
     }
@@ -81,6 +132,7 @@ async fn serve(
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let handshake_deadline = tokio::time::Instant::now() + shared.handshake_timeout;
     let request = loop {
         if let Some(word) = detect_four_letter_word(&buf) {
             fourlw::answer(word, &mut wr, &shared).await;
@@ -106,6 +158,10 @@ async fn serve(
         buf.reserve(4096);
         tokio::select! {
             _ = super::stopped(&mut shutdown) => return,
+            _ = tokio::time::sleep_until(handshake_deadline) => {
+                warn!(conn = conn.0, %peer, bytes = buf.len(), "no handshake in time; closing connection");
+                return;
+            }
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) => {
                     if !buf.is_empty() {

@@ -69,6 +69,11 @@ pub struct ServeOptions {
     pub max_frame_len: u32,
     /// Outputs queued for one connection before it is closed as too slow.
     pub conn_queue_max: usize,
+    /// `maxClientCnxns`: connections per client IP (0 = unlimited; default 60).
+    pub max_client_cnxns: u32,
+    /// A connection that sent neither a ConnectRequest nor a four-letter word within this
+    /// is closed (default: `maxSessionTimeout`).
+    pub handshake_timeout: Duration,
     /// A compaction snapshot every this many transactions.
     pub snapshot_every_txns: u64,
     /// Snapshots kept by purge (`autopurge.snapRetainCount`).
@@ -100,6 +105,8 @@ impl ServeOptions {
             four_letter_words: FourLetterWords::Only(["srvr".to_string()].into()),
             max_frame_len: arbor_core::proto::jute::DEFAULT_MAX_FRAME_LEN,
             conn_queue_max: 4096,
+            max_client_cnxns: 60,
+            handshake_timeout: tick * 20,
             snapshot_every_txns: 100_000,
             snap_retain_count: 3,
             ready_timeout: Duration::from_secs(30),
@@ -120,6 +127,8 @@ impl ServeOptions {
         o.tick = cfg.tick_time;
         o.min_session_timeout = cfg.min_session_timeout;
         o.max_session_timeout = cfg.max_session_timeout;
+        o.handshake_timeout = cfg.max_session_timeout;
+        o.max_client_cnxns = cfg.max_client_cnxns;
         o.four_letter_words = cfg.four_letter_words.clone();
         o.snap_retain_count = cfg.autopurge_snap_retain_count;
         Ok(o)
@@ -278,6 +287,8 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
             four_letter_words: opts.four_letter_words.clone(),
             max_frame_len: opts.max_frame_len,
             conn_queue_max: opts.conn_queue_max,
+            max_client_cnxns: opts.max_client_cnxns,
+            handshake_timeout: opts.handshake_timeout,
             applied_zxid,
         },
         shutdown_rx,
