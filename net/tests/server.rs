@@ -584,3 +584,149 @@ fn connection_limits() {
     assert_eq!(b.get("/a").as_deref(), Some(&b""[..]));
     server.stop();
 }
+
+/// Runs a server in this process for `kill9_loop_keeps_acknowledged_writes` (which starts
+/// the test binary again with this test selected and kills it with SIGKILL).
+#[test]
+#[ignore = "helper process for kill9_loop_keeps_acknowledged_writes"]
+fn child_server() {
+    let Ok(dir) = std::env::var("ARBOR_CHILD_DIR") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let s = start(options(Path::new(&dir))).await.expect("child starts");
+        let mut out = std::io::stdout();
+        writeln!(out, "ARBOR_ADDR {}", s.local_addr()).expect("stdout");
+        out.flush().expect("stdout");
+        s.wait().await.expect("child serves");
+    });
+}
+
+struct Child {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+fn spawn_child(dir: &Path) -> Child {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().expect("test exe");
+    let mut child = Command::new(exe)
+        .args(["--exact", "child_server", "--ignored", "--nocapture"])
+        .env("ARBOR_CHILD_DIR", dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn child server");
+    let stdout = child.stdout.take().expect("stdout");
+    // Bounded: the child either prints its address or exits (closing the pipe) within
+    // its ready timeout.
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("child stdout");
+        if let Some(a) = line.strip_prefix("ARBOR_ADDR ") {
+            return Child {
+                child,
+                addr: a.parse().expect("addr"),
+            };
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("child server exited before serving: {status:?}");
+}
+
+impl RawClient {
+    /// Like `frame`, but a broken connection is `None` instead of a panic.
+    fn try_frame(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(f) = next_frame(&self.buf, DEFAULT_MAX_FRAME_LEN).ok()? {
+                let p = self.buf[f.payload.clone()].to_vec();
+                self.buf.drain(..f.consumed);
+                return Some(p);
+            }
+            let mut chunk = [0u8; 8192];
+            match self.s.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn kill9_loop_keeps_acknowledged_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut acked: Vec<String> = Vec::new();
+    for round in 0..4u64 {
+        let Child { mut child, addr } = spawn_child(dir.path());
+        let mut c = RawClient::connect(addr);
+        for p in &acked {
+            assert_eq!(
+                c.get(p),
+                Some(p.as_bytes().to_vec()),
+                "acknowledged {p} lost (round {round})"
+            );
+        }
+        // Kill the server with SIGKILL at some point while pipelined writes are in flight.
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150 + 70 * round));
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        });
+        let mut outstanding = std::collections::VecDeque::new();
+        let mut i = 0u64;
+        'writes: loop {
+            while outstanding.len() < 16 {
+                let path = format!("/r{round}-{i}");
+                i += 1;
+                let req = Request::Create(CreateRequest {
+                    path: path.clone(),
+                    data: Some(path.clone().into_bytes()),
+                    acl: Acl::open_unsafe(),
+                    flags: 0,
+                });
+                c.xid += 1;
+                let mut out = Vec::new();
+                encode_request(c.xid, &req, &mut out);
+                if c.s.write_all(&out).is_err() {
+                    break 'writes;
+                }
+                outstanding.push_back((c.xid, path));
+            }
+            let Some(p) = c.try_frame() else {
+                break;
+            };
+            let r = decode_reply(&p, Request::Ping.op()).expect("reply header");
+            let (xid, path) = outstanding.pop_front().expect("an outstanding request");
+            assert_eq!(r.header.xid, xid, "replies in order");
+            assert_eq!(r.header.err, 0, "create {path}");
+            acked.push(path);
+        }
+        killer.join().expect("killer");
+        assert!(
+            !acked.is_empty(),
+            "no write was acknowledged in round {round}"
+        );
+    }
+    let Child { mut child, addr } = spawn_child(dir.path());
+    let mut c = RawClient::connect(addr);
+    for p in &acked {
+        assert_eq!(
+            c.get(p),
+            Some(p.as_bytes().to_vec()),
+            "acknowledged {p} lost"
+        );
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "kill9 loop: {} acknowledged writes survived 4 SIGKILLs",
+            acked.len()
+        );
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
