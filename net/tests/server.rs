@@ -15,7 +15,7 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::types::{Acl, SessionId, Zxid};
 use arbor_net::config::FourLetterWords;
-use arbor_net::server::{start, ServeError, ServeOptions, ShutdownHandle};
+use arbor_net::server::{serve_until_signal, start, ServeError, ServeOptions, ShutdownHandle};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -602,7 +602,9 @@ fn child_server() {
         let mut out = std::io::stdout();
         writeln!(out, "ARBOR_ADDR {}", s.local_addr()).expect("stdout");
         out.flush().expect("stdout");
-        s.wait().await.expect("child serves");
+        serve_until_signal(s)
+            .await
+            .expect("child serves and stops cleanly");
     });
 }
 
@@ -624,13 +626,13 @@ fn spawn_child(dir: &Path) -> Child {
     let stdout = child.stdout.take().expect("stdout");
     // Bounded: the child either prints its address or exits (closing the pipe) within
     // its ready timeout.
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.expect("child stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    while let Some(Ok(line)) = lines.next() {
         if let Some(a) = line.strip_prefix("ARBOR_ADDR ") {
-            return Child {
-                child,
-                addr: a.parse().expect("addr"),
-            };
+            let addr = a.parse().expect("addr");
+            // Keep draining: a closed pipe would fail the child's own test report.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Child { child, addr };
         }
     }
     let _ = child.kill();
@@ -727,6 +729,40 @@ fn kill9_loop_keeps_acknowledged_writes() {
             acked.len()
         );
     }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Child { mut child, addr } = spawn_child(dir.path());
+    let mut c = RawClient::connect(addr);
+    assert_eq!(c.create("/before-term", b"x", 0).header.err, 0);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    // Bounded wait for the exit (std has no wait with timeout).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "clean exit on SIGTERM: {exit}");
+    assert_eq!(c.try_frame(), None, "client connection closed");
+
+    let Child { mut child, addr } = spawn_child(dir.path());
+    let mut c = RawClient::connect(addr);
+    assert_eq!(c.get("/before-term").as_deref(), Some(&b"x"[..]));
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }

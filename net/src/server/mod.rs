@@ -314,30 +314,33 @@ pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    rt.block_on(async move {
-        let server = start(opts).await?;
-        let handle = server.shutdown_handle();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(ServeError::Runtime)?;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => info!("SIGTERM: shutting down"),
-                r = tokio::signal::ctrl_c() => match r {
-                    Ok(()) => info!("SIGINT: shutting down"),
-                    Err(e) => {
-                        error!(error = %e, "cannot wait for SIGINT; waiting for SIGTERM only");
-                        term.recv().await;
-                        info!("SIGTERM: shutting down");
-                    }
-                },
-            }
-            handle.shutdown();
-        });
-        let res = server.wait().await;
-        match &res {
-            Ok(()) => info!("server stopped"),
-            Err(e) => error!(error = %e, "server stopped"),
+    rt.block_on(async move { serve_until_signal(start(opts).await?).await })
+}
+
+/// Serves until SIGTERM or SIGINT (or a storage failure), then shuts down gracefully.
+pub async fn serve_until_signal(server: Server) -> Result<(), ServeError> {
+    let handle = server.shutdown_handle();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ServeError::Runtime)?;
+    let signals = tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => info!("SIGINT: shutting down"),
+                Err(e) => {
+                    error!(error = %e, "cannot wait for SIGINT; waiting for SIGTERM only");
+                    term.recv().await;
+                    info!("SIGTERM: shutting down");
+                }
+            },
         }
-        res
-    })
+        handle.shutdown();
+    });
+    let res = server.wait().await;
+    signals.abort();
+    match &res {
+        Ok(()) => info!("server stopped"),
+        Err(e) => error!(error = %e, "server stopped"),
+    }
+    res
 }
