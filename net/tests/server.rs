@@ -766,3 +766,180 @@ fn sigterm_shuts_down_cleanly() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
+
+/// Measurement, not a check: commit latency of one client (sequential creates, fsync on)
+/// and pipelined write throughput. `cargo test -p arbor-net --release --test server
+/// commit_latency_probe -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; run by hand"]
+fn commit_latency_probe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let mut c = RawClient::connect(server.addr);
+    let mut lat = Vec::new();
+    for i in 0..2000 {
+        let t = std::time::Instant::now();
+        assert_eq!(c.create(&format!("/l{i}"), b"0123456789", 0).header.err, 0);
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    let n = 20_000;
+    let t = std::time::Instant::now();
+    let mut inflight = 0;
+    let mut sent = 0;
+    let mut done = 0;
+    while done < n {
+        while inflight < 256 && sent < n {
+            c.send(&Request::Create(CreateRequest {
+                path: format!("/t{sent}"),
+                data: Some(b"0123456789".to_vec()),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            }));
+            sent += 1;
+            inflight += 1;
+        }
+        let f = c.frame().expect("reply");
+        assert_eq!(
+            decode_reply(&f, Request::Ping.op())
+                .expect("reply")
+                .header
+                .err,
+            0
+        );
+        inflight -= 1;
+        done += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "standalone, fsync on: create latency p50 {:?} p99 {:?} max {:?}; \
+             pipelined (256 in flight) {:.0} writes/s",
+            p(0.50),
+            p(0.99),
+            p(1.0),
+            f64::from(n) / secs
+        );
+    }
+    server.stop();
+}
+
+/// `FileStorage` whose `sync` fails once `fail` is set (an injected fdatasync error).
+struct FailingStorage {
+    inner: arbor_net::storage::FileStorage,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl arbor_net::storage::Storage for FailingStorage {
+    fn append(
+        &mut self,
+        token: arbor_core::types::PersistToken,
+        records: &[arbor_core::replica::LogRecord],
+    ) -> Result<(), arbor_net::storage::StorageError> {
+        self.inner.append(token, records)
+    }
+    fn sync(
+        &mut self,
+    ) -> Result<Option<arbor_core::types::PersistToken>, arbor_net::storage::StorageError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(arbor_net::storage::StorageError::Io {
+                op: "fdatasync",
+                path: "injected".into(),
+                source: std::io::Error::other("injected failure"),
+            });
+        }
+        self.inner.sync()
+    }
+    fn truncate_log(
+        &mut self,
+        token: arbor_core::types::PersistToken,
+        after_zxid: Zxid,
+    ) -> Result<(), arbor_net::storage::StorageError> {
+        self.inner.truncate_log(token, after_zxid)
+    }
+    fn install_snapshot(
+        &mut self,
+        token: arbor_core::types::PersistToken,
+        zxid: Zxid,
+        data: &[u8],
+    ) -> Result<(), arbor_net::storage::StorageError> {
+        self.inner.install_snapshot(token, zxid, data)
+    }
+    fn save_snapshot(
+        &mut self,
+        zxid: Zxid,
+        data: &[u8],
+    ) -> Result<(), arbor_net::storage::StorageError> {
+        self.inner.save_snapshot(zxid, data)
+    }
+    fn purge(
+        &mut self,
+        keep: usize,
+    ) -> Result<arbor_net::storage::PurgeReport, arbor_net::storage::StorageError> {
+        self.inner.purge(keep)
+    }
+}
+
+impl arbor_net::server::RuntimeStorage for FailingStorage {
+    fn snapshot_dir(&self) -> std::path::PathBuf {
+        self.inner.snapshot_dir()
+    }
+    fn register_snapshot(&mut self, zxid: Zxid, path: std::path::PathBuf) {
+        arbor_net::server::RuntimeStorage::register_snapshot(&mut self.inner, zxid, path);
+    }
+}
+
+#[test]
+fn storage_failure_stops_the_server_without_acknowledging() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path());
+    let opened = arbor_net::storage::FileStorage::open(opts.storage.clone()).expect("open storage");
+    let fail = std::sync::Arc::new(AtomicBool::new(false));
+    let storage = FailingStorage {
+        inner: opened.storage,
+        fail: fail.clone(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let s = arbor_net::server::start_with_storage(opts, storage, opened.recovered)
+                .await
+                .expect("start");
+            let _ = tx.send(s.local_addr());
+            s.wait().await
+        })
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("started");
+    let mut c = RawClient::connect(addr);
+    assert_eq!(c.create("/a", b"1", 0).header.err, 0);
+
+    fail.store(true, Ordering::SeqCst);
+    c.send(&Request::Create(CreateRequest {
+        path: "/b".to_string(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    }));
+    assert_eq!(
+        c.try_frame(),
+        None,
+        "no reply after a failed sync; connection closed"
+    );
+    let res = thread.join().expect("server thread");
+    assert!(
+        matches!(res, Err(ServeError::Storage(_))),
+        "server stops with the storage error: {res:?}"
+    );
+
+    let server = start_server(options(dir.path()));
+    let mut c = RawClient::connect(server.addr);
+    assert_eq!(c.get("/a").as_deref(), Some(&b"1"[..]));
+    server.stop();
+}

@@ -31,6 +31,8 @@ mod core_task;
 mod fourlw;
 mod storage_task;
 
+pub use storage_task::RuntimeStorage;
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -38,7 +40,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_core::replica::Config as ReplicaConfig;
+use arbor_core::replica::{Config as ReplicaConfig, Recovered};
 use arbor_core::types::ServerId;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -244,11 +246,22 @@ impl Server {
 /// Opens the storage, binds the client port, starts the tasks and returns once the server
 /// elected itself and accepts clients. Must be called inside a tokio runtime.
 pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
-    let replica_cfg = opts.replica_config()?;
+    opts.replica_config()?;
     let opened = FileStorage::open(opts.storage.clone())?;
     for (path, reason) in &opened.report.damaged_snapshots {
         warn!(path = %path.display(), reason, "damaged snapshot skipped");
     }
+    start_with_storage(opts, opened.storage, opened.recovered).await
+}
+
+/// [`start`] on an already opened store and what it recovered (`opts.storage` is not
+/// used). For tests that wrap [`FileStorage`], e.g. to inject disk failures.
+pub async fn start_with_storage<S: RuntimeStorage>(
+    opts: ServeOptions,
+    storage: S,
+    recovered: Recovered,
+) -> Result<Server, ServeError> {
+    let replica_cfg = opts.replica_config()?;
     let listener = TcpListener::bind(opts.client_addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -260,10 +273,10 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (ready_tx, mut ready_rx) = watch::channel(false);
     let applied_zxid = Arc::new(AtomicI64::new(0));
-    let storage = storage_task::spawn(opened.storage, events_tx.clone(), opts.snap_retain_count);
+    let storage = storage_task::spawn(storage, events_tx.clone(), opts.snap_retain_count);
     let core = tokio::spawn(core_task::run(core_task::CoreArgs {
         cfg: replica_cfg,
-        recovered: opened.recovered,
+        recovered,
         events: events_rx,
         storage,
         shutdown: shutdown_rx.clone(),

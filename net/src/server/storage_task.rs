@@ -11,6 +11,26 @@ use tracing::{debug, error, info, warn};
 use super::core_task::Event;
 use crate::storage::{commit_batch, write_snapshot_file, FileStorage, Storage, StorageOp};
 
+/// What the server needs from its durable store beyond [`Storage`]: where compaction
+/// snapshots go and how to account for them once written. Implemented by
+/// [`FileStorage`]; tests wrap it to inject failures.
+pub trait RuntimeStorage: Storage + Send + 'static {
+    /// The directory `write_snapshot_file` writes compaction snapshots to.
+    fn snapshot_dir(&self) -> PathBuf;
+    /// Registers a snapshot written off the commit path (for purge).
+    fn register_snapshot(&mut self, zxid: Zxid, path: PathBuf);
+}
+
+impl RuntimeStorage for FileStorage {
+    fn snapshot_dir(&self) -> PathBuf {
+        self.options().data_dir.clone()
+    }
+
+    fn register_snapshot(&mut self, zxid: Zxid, path: PathBuf) {
+        FileStorage::register_snapshot(self, zxid, path);
+    }
+}
+
 enum Msg {
     /// Token-bearing ops, in output order.
     Ops(Vec<StorageOp>),
@@ -62,14 +82,14 @@ impl StorageHandle {
 }
 
 /// Starts the storage and snapshot threads on tokio's blocking pool.
-pub(crate) fn spawn(
-    mut storage: FileStorage,
+pub(crate) fn spawn<S: RuntimeStorage>(
+    mut storage: S,
     events: mpsc::Sender<Event>,
     snap_retain_count: usize,
 ) -> StorageHandle {
     let (tx, rx) = std_mpsc::channel::<Msg>();
     let (snap_tx, snap_rx) = std_mpsc::channel::<(Zxid, Vec<u8>)>();
-    let snap_dir = storage.options().data_dir.clone();
+    let snap_dir = storage.snapshot_dir();
     let back = tx.clone();
     let snap_thread = tokio::task::spawn_blocking(move || {
         while let Ok((zxid, data)) = snap_rx.recv() {
