@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify};
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use super::core_task::{ConnOut, Event};
 use super::fourlw;
@@ -64,10 +64,14 @@ pub(crate) async fn accept_loop(
                     debug!(conn = conn.0, %peer, "accepted");
                     let shared = shared.clone();
                     let shutdown = shutdown.clone();
-                    tokio::spawn(async move {
-                        serve(stream, peer, conn, shared, shutdown).await;
-                        drop(slot);
-                    });
+                    let span = tracing::info_span!("client", conn = conn.0, %peer);
+                    tokio::spawn(
+                        async move {
+                            serve(stream, peer, conn, shared, shutdown).await;
+                            drop(slot);
+                        }
+                        .instrument(span),
+                    );
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.

@@ -357,3 +357,50 @@ pub async fn serve_until_signal(server: Server) -> Result<(), ServeError> {
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_standalone_on_loopback_2181() {
+        let o = ServeOptions::embedded_default();
+        assert_eq!(o.client_addr, "127.0.0.1:2181".parse().unwrap());
+        assert_eq!(o.storage.data_dir, PathBuf::from("./arbor-data"));
+        assert_eq!(o.tick, Duration::from_millis(2000));
+        assert!(o.four_letter_words.allows("srvr"));
+        assert!(!o.four_letter_words.allows("ruok"));
+        o.replica_config().unwrap();
+    }
+
+    #[test]
+    fn from_zoo_cfg() {
+        let (cfg, _) = Config::parse(
+            "tickTime=500\ndataDir=/tmp/zk\nclientPort=2999\nmaxClientCnxns=7\n\
+             4lw.commands.whitelist=ruok, srvr\n",
+        )
+        .unwrap();
+        let o = ServeOptions::from_config(&cfg).unwrap();
+        assert_eq!(o.tick, Duration::from_millis(500));
+        assert_eq!(o.client_addr.port(), 2999);
+        assert_eq!(o.max_client_cnxns, 7);
+        assert_eq!(o.storage.data_dir, PathBuf::from("/tmp/zk"));
+        assert!(o.four_letter_words.allows("ruok"));
+        assert_eq!(o.min_session_timeout, Duration::from_millis(1000));
+        o.replica_config().unwrap();
+    }
+
+    #[test]
+    fn ensembles_are_refused_for_now() {
+        let (cfg, _) = Config::parse(
+            "tickTime=2000\ndataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\n\
+             server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n",
+        )
+        .unwrap();
+        let err = ServeOptions::from_config(&cfg).unwrap_err();
+        assert!(matches!(
+            err,
+            ServeError::EnsembleUnsupported { servers: 3 }
+        ));
+    }
+}
