@@ -943,3 +943,63 @@ fn storage_failure_stops_the_server_without_acknowledging() {
     assert_eq!(c.get("/a").as_deref(), Some(&b"1"[..]));
     server.stop();
 }
+
+#[test]
+fn session_expiry_deletes_ephemerals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let mut watcher = RawClient::connect(server.addr);
+    let mut s = tcp(server.addr);
+    let mut out = Vec::new();
+    encode_connect_request(
+        &ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid(0),
+            timeout_ms: 400, // the minimum (2 ticks of 200 ms)
+            session_id: SessionId(0),
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        },
+        &mut out,
+    );
+    s.write_all(&out).expect("write");
+    let mut short = RawClient {
+        s,
+        buf: Vec::new(),
+        xid: 0,
+        session: ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 0,
+            session_id: SessionId(0),
+            passwd: Vec::new(),
+            read_only: None,
+        },
+        notifications: Vec::new(),
+    };
+    let p = short.frame().expect("connect response");
+    short.session = decode_connect_response(&p).expect("decode");
+    assert_eq!(short.session.timeout_ms, 400);
+    assert_eq!(
+        short.create("/eph", b"", 1).header.err,
+        0,
+        "ephemeral create"
+    );
+    // Watch the node, then let the short session go silent (no pings, no close).
+    let r = watcher.call(Request::Exists(PathWatchRequest {
+        path: "/eph".to_string(),
+        watch: true,
+    }));
+    assert_eq!(r.header.err, 0);
+    drop(short);
+    // The expiry fires from the core's timer: the watcher is told the node was deleted.
+    let p = watcher.frame().expect("notification");
+    let ev = decode_reply(&p, Request::Ping.op()).expect("decode");
+    match ev.body {
+        Some(ResponseBody::Notification(e)) => {
+            assert_eq!((e.event_type, e.path.as_str()), (2, "/eph"), "NodeDeleted")
+        }
+        other => panic!("expected a notification, got {other:?}"),
+    }
+    assert_eq!(watcher.get("/eph"), None);
+    server.stop();
+}
