@@ -370,6 +370,32 @@ fn hostile_bytes_close_only_that_connection() {
     assert_eq!((r.header.xid, r.header.err), (77, -6));
     assert_eq!(bad.frame(), None, "closed after Unimplemented");
 
+    // A body that does not decode, pipelined between two reads: MarshallingError in
+    // order, and the connection stays open.
+    let mut mid = RawClient::connect(server.addr);
+    let x1 = mid.send(&Request::GetData(PathWatchRequest {
+        path: "/ok".to_string(),
+        watch: false,
+    }));
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&10i32.to_be_bytes());
+    frame.extend_from_slice(&500i32.to_be_bytes());
+    frame.extend_from_slice(&4i32.to_be_bytes()); // getData, body truncated
+    frame.extend_from_slice(&[0, 0]);
+    mid.s.write_all(&frame).expect("write");
+    mid.xid = 500;
+    let x3 = mid.send(&Request::GetData(PathWatchRequest {
+        path: "/ok".to_string(),
+        watch: false,
+    }));
+    let mut xids = Vec::new();
+    for _ in 0..3 {
+        let p = mid.frame().expect("reply");
+        let r = decode_reply(&p, Request::Ping.op()).expect("decode");
+        xids.push((r.header.xid, r.header.err));
+    }
+    assert_eq!(xids, vec![(x1, 0), (500, -5), (x3, 0)]);
+
     // The good session never noticed.
     assert_eq!(good.get("/ok").as_deref(), Some(&b""[..]));
     assert_eq!(good.create("/ok2", b"x", 0).header.err, 0);

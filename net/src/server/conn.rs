@@ -187,14 +187,14 @@ async fn serve(
         conn,
         peer,
         request,
-        out: tx.clone(),
+        out: tx,
         kill: kill.clone(),
     };
     if shared.events.send(connect).await.is_err() {
         return;
     }
     let mut writer = tokio::spawn(write_loop(wr, rx, conn));
-    let reader = read_loop(rd, buf, conn, peer, &shared, tx);
+    let reader = read_loop(rd, buf, conn, peer, &shared);
     tokio::pin!(reader);
     tokio::select! {
         end = &mut reader => {
@@ -218,7 +218,6 @@ async fn read_loop(
     conn: ConnId,
     peer: SocketAddr,
     shared: &ConnShared,
-    tx: mpsc::Sender<ConnOut>,
 ) -> ReadEnd {
     loop {
         let mut start = 0;
@@ -253,14 +252,18 @@ async fn read_loop(
                             let zxid = Zxid(shared.applied_zxid.load(Ordering::Relaxed));
                             let mut frame = Vec::new();
                             encode_error_reply(&reply, zxid, &mut frame);
-                            if tx.try_send(ConnOut::Raw(frame)).is_err() {
+                            // Through the core, so that it follows the replies to the
+                            // requests before it that the core already answered.
+                            let ev = Event::ErrorReply {
+                                conn,
+                                frame,
+                                close_after: reply.close_after,
+                            };
+                            if shared.events.send(ev).await.is_err() {
                                 return ReadEnd::Closed;
                             }
                             if reply.close_after {
-                                return match tx.try_send(ConnOut::Close) {
-                                    Ok(()) => ReadEnd::CloseAfterReply,
-                                    Err(_) => ReadEnd::Closed,
-                                };
+                                return ReadEnd::CloseAfterReply;
                             }
                         }
                     }

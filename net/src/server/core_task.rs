@@ -40,6 +40,13 @@ pub(crate) enum Event {
         header: RequestHeader,
         request: Request,
     },
+    /// A request that failed to decode, already answered as ZooKeeper would: queued
+    /// behind the outputs emitted so far for `conn` (then closed if `close_after`).
+    ErrorReply {
+        conn: ConnId,
+        frame: Vec<u8>,
+        close_after: bool,
+    },
     /// A registered connection went away.
     Closed { conn: ConnId },
     /// The storage thread synced everything up to `token`.
@@ -216,6 +223,19 @@ impl Driver {
                     header,
                     request,
                 })
+            }
+            Event::ErrorReply {
+                conn,
+                frame,
+                close_after,
+            } => {
+                self.sent += 1;
+                self.route(conn, ConnOut::Raw(frame));
+                if close_after {
+                    self.route(conn, ConnOut::Close);
+                    self.conns.remove(&conn);
+                }
+                None
             }
             Event::Closed { conn } => {
                 self.conns.remove(&conn);
