@@ -447,6 +447,28 @@ fn four_letter_words() {
     assert!(srvr.contains("Node count: 5\n"), "{srvr}");
     let stat = four_letter(server.addr, "stat");
     assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
+    let cons = four_letter(server.addr, "cons");
+    assert!(
+        cons.starts_with(" /127.0.0.1:") && cons.ends_with("\n\n"),
+        "{cons}"
+    );
+    let conf = four_letter(server.addr, "conf");
+    assert!(conf.contains("tickTime=200\n"), "{conf}");
+    assert!(conf.contains("maxSessionTimeout=30000\n"), "{conf}");
+    let envi = four_letter(server.addr, "envi");
+    assert!(
+        envi.starts_with("Environment:\nzookeeper.version="),
+        "{envi}"
+    );
+    let dirs = four_letter(server.addr, "dirs");
+    assert!(
+        dirs.contains("datadir_size: ") && dirs.contains("logdir_size: "),
+        "{dirs}"
+    );
+    assert!(
+        !dirs.contains("logdir_size: 0\n"),
+        "the log holds /x: {dirs}"
+    );
     let mntr = four_letter(server.addr, "mntr");
     assert!(mntr.contains("zk_server_state\tstandalone\n"), "{mntr}");
     assert!(mntr.contains("zk_znode_count\t"), "{mntr}");

@@ -34,6 +34,8 @@ pub(crate) struct ConnShared {
     pub handshake_timeout: Duration,
     /// The core's applied zxid, for replies the connection answers itself.
     pub applied_zxid: Arc<AtomicI64>,
+    /// The options the server runs with (for `conf`, `envi`, `dirs`).
+    pub options: Arc<super::ServeOptions>,
 }
 
 /// Bytes written per syscall batch by the writer.

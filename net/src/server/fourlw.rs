@@ -100,6 +100,51 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 let _ = writeln!(s, "{k}\t{v}");
             }
         }
+        FourLetterWord::Cons => {
+            let st = stats(shared).await?;
+            for c in &st.clients {
+                let _ = writeln!(
+                    s,
+                    " /{}[1](queued={},recved={},sent={})",
+                    c.peer, c.queued, c.received, c.sent
+                );
+            }
+            s.push('\n');
+        }
+        FourLetterWord::Conf => {
+            let o = &shared.options;
+            let _ = writeln!(s, "clientPort={}", o.client_addr.port());
+            let _ = writeln!(s, "clientPortAddress={}", o.client_addr.ip());
+            let _ = writeln!(s, "dataDir={}", o.storage.data_dir.display());
+            let _ = writeln!(s, "dataLogDir={}", o.storage.data_log_dir.display());
+            let _ = writeln!(s, "tickTime={}", o.tick.as_millis());
+            let _ = writeln!(s, "maxClientCnxns={}", o.max_client_cnxns);
+            let _ = writeln!(s, "minSessionTimeout={}", o.min_session_timeout.as_millis());
+            let _ = writeln!(s, "maxSessionTimeout={}", o.max_session_timeout.as_millis());
+            let _ = writeln!(s, "serverId={}", o.id.0);
+        }
+        FourLetterWord::Envi => {
+            s.push_str("Environment:\n");
+            let _ = writeln!(s, "zookeeper.version={VERSION}");
+            let _ = writeln!(s, "os.name={}", std::env::consts::OS);
+            let _ = writeln!(s, "os.arch={}", std::env::consts::ARCH);
+            if let Ok(dir) = std::env::current_dir() {
+                let _ = writeln!(s, "user.dir={}", dir.display());
+            }
+        }
+        FourLetterWord::Dirs => {
+            let o = shared.options.clone();
+            let sizes = tokio::task::spawn_blocking(move || {
+                (
+                    dir_size(&o.storage.data_dir),
+                    dir_size(&o.storage.data_log_dir),
+                )
+            })
+            .await
+            .ok()?;
+            let _ = writeln!(s, "datadir_size: {}", sizes.0);
+            let _ = writeln!(s, "logdir_size: {}", sizes.1);
+        }
         _ => {
             let _ = writeln!(s, "{name} is not supported by this server.");
         }
@@ -116,4 +161,17 @@ fn java_double(v: f64) -> String {
     } else {
         format!("{r}")
     }
+}
+
+/// Bytes in the regular files directly inside `dir` (0 if unreadable).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -303,6 +303,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
             max_client_cnxns: opts.max_client_cnxns,
             handshake_timeout: opts.handshake_timeout,
             applied_zxid,
+            options: Arc::new(opts.clone()),
         },
         shutdown_rx,
     ));
