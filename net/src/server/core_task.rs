@@ -176,6 +176,9 @@ pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
     for c in d.conns.values() {
         c.kill.notify_one();
     }
+    // Nobody reads events any more: senders (connections, the storage thread) must not
+    // block on a full channel while the storage thread finishes its queue.
+    a.events.close();
     a.storage.stop().await;
     result
 }

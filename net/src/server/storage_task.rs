@@ -123,9 +123,9 @@ pub(crate) fn spawn<S: RuntimeStorage>(
                 match commit_batch(&mut storage, &ops) {
                     Ok(Some(token)) => {
                         debug!(ops = ops.len(), token = token.0, "group commit");
-                        if events.blocking_send(Event::Persisted { token }).is_err() {
-                            return;
-                        }
+                        // During shutdown the core stops listening; keep committing
+                        // what it queued (nothing unsynced was acknowledged either way).
+                        let _ = events.blocking_send(Event::Persisted { token });
                     }
                     Ok(None) => {}
                     Err(e) => {
