@@ -7,10 +7,11 @@
 //! per batch before reporting `Persisted`, and snapshots are written without stalling the
 //! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
 //!
-//! Today it holds [`storage`] (the durable log, epochs and snapshots) and [`config`]
-//! (ZooKeeper's `zoo.cfg`); the runtime itself is filled by the "Real runtime" issue.
+//! It holds [`storage`] (the durable log, epochs and snapshots), [`config`]
+//! (ZooKeeper's `zoo.cfg`) and [`server`] (the standalone runtime: `arbor serve`).
 
 pub mod config;
+pub mod server;
 pub mod storage;
 
 /// The default ZooKeeper client port.

@@ -1,0 +1,324 @@
+//! Client connections: accept, four-letter words, handshake, request decoding, writer.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arbor_core::proto::jute::{
+    decode_connect_request, decode_request, detect_four_letter_word, encode_connect_response,
+    encode_error_reply, encode_notification, encode_reply, next_frame,
+};
+use arbor_core::types::{ConnId, Zxid};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, warn, Instrument};
+
+use super::core_task::{ConnOut, Event};
+use super::fourlw;
+use crate::config::FourLetterWords;
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    pub events: mpsc::Sender<Event>,
+    pub four_letter_words: FourLetterWords,
+    pub max_frame_len: u32,
+    pub conn_queue_max: usize,
+    /// `maxClientCnxns`: connections per client IP (0 = unlimited).
+    pub max_client_cnxns: u32,
+    /// How long a new connection may take to send its ConnectRequest or four-letter word.
+    pub handshake_timeout: Duration,
+    /// The core's applied zxid, for replies the connection answers itself.
+    pub applied_zxid: Arc<AtomicI64>,
+    /// The options the server runs with (for `conf`, `envi`, `dirs`).
+    pub options: Arc<super::ServeOptions>,
+}
+
+/// Bytes written per syscall batch by the writer.
+const WRITE_BATCH: usize = 64 * 1024;
+/// How long a connection closing after an error reply may take to flush it.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: ConnShared,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let shared = Arc::new(shared);
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let mut next = 1u64;
+    loop {
+        tokio::select! {
+            _ = super::stopped(&mut shutdown) => return,
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let Some(slot) = IpSlot::take(&per_ip, peer.ip(), shared.max_client_cnxns) else {
+                        warn!(%peer, max = shared.max_client_cnxns, "too many connections from this address; closing");
+                        drop(stream);
+                        continue;
+                    };
+                    let conn = ConnId(next);
+                    next += 1;
+                    debug!(conn = conn.0, %peer, "accepted");
+                    let shared = shared.clone();
+                    let shutdown = shutdown.clone();
+                    let span = tracing::info_span!("client", conn = conn.0, %peer);
+                    tokio::spawn(
+                        async move {
+                            serve(stream, peer, conn, shared, shutdown).await;
+                            drop(slot);
+                        }
+                        .instrument(span),
+                    );
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+/// One counted connection from an IP; released on drop.
+struct IpSlot {
+    map: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, u32>>>, ip: IpAddr, max: u32) -> Option<IpSlot> {
+        // A poisoned lock means a panic while holding it, which cannot happen: the
+        // critical sections below do not panic. Recover the data either way.
+        let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+enum ReadEnd {
+    /// EOF, a socket error, a bad frame or the core gone: close now.
+    Closed,
+    /// An error reply with close-after was queued: flush, then close.
+    CloseAfterReply,
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    shared: Arc<ConnShared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // Latency matters more than packet count for request/response traffic.
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let handshake_deadline = tokio::time::Instant::now() + shared.handshake_timeout;
+    let request = loop {
+        if let Some(word) = detect_four_letter_word(&buf) {
+            fourlw::answer(word, &mut wr, &shared).await;
+            return;
+        }
+        match next_frame(&buf, shared.max_frame_len) {
+            Err(e) => {
+                warn!(conn = conn.0, %peer, error = %e, "bad handshake frame; closing connection");
+                return;
+            }
+            Ok(Some(f)) => match decode_connect_request(&buf[f.payload.clone()]) {
+                Ok(r) => {
+                    buf.drain(..f.consumed);
+                    break r;
+                }
+                Err(e) => {
+                    warn!(conn = conn.0, %peer, error = %e, "malformed ConnectRequest; closing connection");
+                    return;
+                }
+            },
+            Ok(None) => {}
+        }
+        buf.reserve(4096);
+        tokio::select! {
+            _ = super::stopped(&mut shutdown) => return,
+            _ = tokio::time::sleep_until(handshake_deadline) => {
+                warn!(conn = conn.0, %peer, bytes = buf.len(), "no handshake in time; closing connection");
+                return;
+            }
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => {
+                    if !buf.is_empty() {
+                        debug!(conn = conn.0, %peer, bytes = buf.len(), "closed mid-handshake");
+                    }
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(conn = conn.0, %peer, error = %e, "read failed before handshake");
+                    return;
+                }
+            }
+        }
+    };
+    let (tx, rx) = mpsc::channel(shared.conn_queue_max);
+    let kill = Arc::new(Notify::new());
+    let connect = Event::Connect {
+        conn,
+        peer,
+        request,
+        out: tx,
+        kill: kill.clone(),
+    };
+    if shared.events.send(connect).await.is_err() {
+        return;
+    }
+    let mut writer = tokio::spawn(write_loop(wr, rx, conn));
+    let reader = read_loop(rd, buf, conn, peer, &shared);
+    tokio::pin!(reader);
+    tokio::select! {
+        end = &mut reader => {
+            if let ReadEnd::CloseAfterReply = end {
+                // Bounded: a client that does not read its error reply is just dropped.
+                let _ = tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await;
+            }
+        }
+        _ = &mut writer => {}
+        _ = kill.notified() => debug!(conn = conn.0, "connection killed"),
+        _ = super::stopped(&mut shutdown) => {}
+    }
+    writer.abort();
+    // The core may be gone during shutdown; then nobody needs to know.
+    let _ = shared.events.send(Event::Closed { conn }).await;
+}
+
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    mut buf: Vec<u8>,
+    conn: ConnId,
+    peer: SocketAddr,
+    shared: &ConnShared,
+) -> ReadEnd {
+    loop {
+        let mut start = 0;
+        loop {
+            match next_frame(&buf[start..], shared.max_frame_len) {
+                Err(e) => {
+                    warn!(conn = conn.0, %peer, error = %e, "bad frame; closing connection");
+                    return ReadEnd::Closed;
+                }
+                Ok(None) => break,
+                Ok(Some(f)) => {
+                    let payload = &buf[start + f.payload.start..start + f.payload.end];
+                    let decoded = decode_request(payload);
+                    start += f.consumed;
+                    match decoded {
+                        Ok((header, request)) => {
+                            let ev = Event::Request {
+                                conn,
+                                header,
+                                request,
+                            };
+                            if shared.events.send(ev).await.is_err() {
+                                return ReadEnd::Closed;
+                            }
+                        }
+                        Err(e) => {
+                            let Some(reply) = e.reply() else {
+                                warn!(conn = conn.0, %peer, error = %e, "unreadable request header; closing connection");
+                                return ReadEnd::Closed;
+                            };
+                            warn!(conn = conn.0, %peer, error = %e, close = reply.close_after, "undecodable request; answering with an error");
+                            let zxid = Zxid(shared.applied_zxid.load(Ordering::Relaxed));
+                            let mut frame = Vec::new();
+                            encode_error_reply(&reply, zxid, &mut frame);
+                            // Through the core, so that it follows the replies to the
+                            // requests before it that the core already answered.
+                            let ev = Event::ErrorReply {
+                                conn,
+                                frame,
+                                close_after: reply.close_after,
+                            };
+                            if shared.events.send(ev).await.is_err() {
+                                return ReadEnd::Closed;
+                            }
+                            if reply.close_after {
+                                return ReadEnd::CloseAfterReply;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        buf.drain(..start);
+        buf.reserve(8192);
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                debug!(conn = conn.0, %peer, "client closed the connection");
+                return ReadEnd::Closed;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                debug!(conn = conn.0, %peer, error = %e, "read failed");
+                return ReadEnd::Closed;
+            }
+        }
+    }
+}
+
+/// Encodes `m` into `out`; true for `Close`.
+fn encode(m: ConnOut, out: &mut Vec<u8>) -> bool {
+    match m {
+        ConnOut::Connect(r) => encode_connect_response(&r, out),
+        ConnOut::Reply(h, body) => encode_reply(&h, body.as_ref(), out),
+        ConnOut::Notify(zxid, event) => encode_notification(zxid, &event, out),
+        ConnOut::Raw(frame) => out.extend_from_slice(&frame),
+        ConnOut::Close => return true,
+    }
+    false
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<ConnOut>, conn: ConnId) {
+    let mut out = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut close = encode(first, &mut out);
+        while !close && out.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(m) => close = encode(m, &mut out),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = wr.write_all(&out).await {
+            debug!(conn = conn.0, error = %e, "write failed");
+            return;
+        }
+        out.clear();
+        if close {
+            // The peer may already be gone; the connection ends either way.
+            let _ = wr.shutdown().await;
+            return;
+        }
+    }
+}

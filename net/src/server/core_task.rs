@@ -1,0 +1,360 @@
+//! The task that owns the `Replica` and drives it by the core contract.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arbor_core::proto::jute::{
+    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
+    WatcherEvent,
+};
+use arbor_core::replica::{Config, Input, Output, Recovered, Replica};
+use arbor_core::types::{ConnId, Nanos, PersistToken, WallMillis, Zxid};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::time::Instant;
+use tracing::{debug, error, warn};
+
+use super::storage_task::StorageHandle;
+use super::ServeError;
+use crate::storage::{StorageError, StorageOp};
+
+/// Requests remembered per connection for latency accounting.
+const PENDING_MAX: usize = 10_000;
+
+/// An input for the core task.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A connection sent its ConnectRequest.
+    Connect {
+        conn: ConnId,
+        peer: SocketAddr,
+        request: ConnectRequest,
+        out: mpsc::Sender<ConnOut>,
+        kill: Arc<Notify>,
+    },
+    /// A decoded request.
+    Request {
+        conn: ConnId,
+        header: RequestHeader,
+        request: Request,
+    },
+    /// A request that failed to decode, already answered as ZooKeeper would: queued
+    /// behind the outputs emitted so far for `conn` (then closed if `close_after`).
+    ErrorReply {
+        conn: ConnId,
+        frame: Vec<u8>,
+        close_after: bool,
+    },
+    /// A registered connection went away.
+    Closed { conn: ConnId },
+    /// The storage thread synced everything up to `token`.
+    Persisted { token: PersistToken },
+    /// The storage thread failed; nothing more will be acknowledged.
+    StorageFailed(StorageError),
+    /// A four-letter word wants the server's statistics.
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// What a connection's writer sends, in order.
+#[derive(Debug)]
+pub(crate) enum ConnOut {
+    Connect(ConnectResponse),
+    Reply(ReplyHeader, Option<ResponseBody>),
+    Notify(Zxid, WatcherEvent),
+    /// An already encoded frame (decode-error replies).
+    Raw(Vec<u8>),
+    /// Flush what came before, then close.
+    Close,
+}
+
+/// One client as the four-letter words report it.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientStats {
+    pub peer: SocketAddr,
+    pub queued: usize,
+    pub received: u64,
+    pub sent: u64,
+}
+
+/// Server statistics for the four-letter words.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stats {
+    pub received: u64,
+    pub sent: u64,
+    pub outstanding: usize,
+    pub zxid: Zxid,
+    pub node_count: usize,
+    pub latency_min_ms: f64,
+    pub latency_avg_ms: f64,
+    pub latency_max_ms: f64,
+    pub clients: Vec<ClientStats>,
+}
+
+pub(crate) struct CoreArgs {
+    pub cfg: Config,
+    pub recovered: Recovered,
+    pub events: mpsc::Receiver<Event>,
+    pub storage: StorageHandle,
+    pub shutdown: watch::Receiver<bool>,
+    pub ready: watch::Sender<bool>,
+    pub applied_zxid: Arc<AtomicI64>,
+}
+
+struct ConnEntry {
+    peer: SocketAddr,
+    out: mpsc::Sender<ConnOut>,
+    kill: Arc<Notify>,
+    /// (xid, arrival) of requests not answered yet, oldest first.
+    pending: VecDeque<(i32, Nanos)>,
+    received: u64,
+    sent: u64,
+}
+
+#[derive(Default)]
+struct Driver {
+    conns: BTreeMap<ConnId, ConnEntry>,
+    received: u64,
+    sent: u64,
+    latency_count: u64,
+    latency_sum_ns: u128,
+    latency_min_ns: u64,
+    latency_max_ns: u64,
+}
+
+fn wall() -> WallMillis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    WallMillis(ms)
+}
+
+fn now_since(base: Instant) -> Nanos {
+    Nanos(u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
+    let base = Instant::now();
+    let mut replica = Replica::recover(a.cfg, a.recovered);
+    let mut d = Driver {
+        latency_min_ns: u64::MAX,
+        ..Driver::default()
+    };
+    d.drain(&mut replica, &a.storage, Nanos(0));
+    let result = loop {
+        if !*a.ready.borrow() && replica.serving_leader().is_some() {
+            a.ready.send_replace(true);
+        }
+        a.applied_zxid
+            .store(replica.applied_zxid().0, Ordering::Relaxed);
+        let deadline = replica
+            .next_deadline()
+            .map(|t| base + Duration::from_nanos(t.0));
+        let far = base + Duration::from_secs(86_400 * 365);
+        let input = tokio::select! {
+            _ = super::stopped(&mut a.shutdown) => break Ok(()),
+            ev = a.events.recv() => match ev {
+                None => break Ok(()),
+                Some(Event::StorageFailed(e)) => {
+                    error!(error = %e, "storage failed; shutting down without acknowledging");
+                    break Err(ServeError::Storage(e));
+                }
+                Some(ev) => d.on_event(ev, &replica, now_since(base)),
+            },
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                Some(Input::Tick)
+            }
+        };
+        if let Some(input) = input {
+            let now = now_since(base);
+            replica.handle(now, wall(), input);
+            d.drain(&mut replica, &a.storage, now);
+        }
+    };
+    for c in d.conns.values() {
+        c.kill.notify_one();
+    }
+    // Nobody reads events any more: senders (connections, the storage thread) must not
+    // block on a full channel while the storage thread finishes its queue.
+    a.events.close();
+    a.storage.stop().await;
+    result
+}
+
+impl Driver {
+    /// Turns an event into a replica input (or answers it here).
+    fn on_event(&mut self, ev: Event, replica: &Replica, now: Nanos) -> Option<Input> {
+        match ev {
+            Event::Connect {
+                conn,
+                peer,
+                request,
+                out,
+                kill,
+            } => {
+                self.conns.insert(
+                    conn,
+                    ConnEntry {
+                        peer,
+                        out,
+                        kill,
+                        pending: VecDeque::new(),
+                        received: 0,
+                        sent: 0,
+                    },
+                );
+                self.received += 1;
+                Some(Input::ClientConnect { conn, request })
+            }
+            Event::Request {
+                conn,
+                header,
+                request,
+            } => {
+                self.received += 1;
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.received += 1;
+                    if c.pending.len() >= PENDING_MAX {
+                        c.pending.pop_front();
+                    }
+                    c.pending.push_back((header.xid, now));
+                }
+                Some(Input::ClientRequest {
+                    conn,
+                    header,
+                    request,
+                })
+            }
+            Event::ErrorReply {
+                conn,
+                frame,
+                close_after,
+            } => {
+                self.sent += 1;
+                self.route(conn, ConnOut::Raw(frame));
+                if close_after {
+                    self.route(conn, ConnOut::Close);
+                    self.conns.remove(&conn);
+                }
+                None
+            }
+            Event::Closed { conn } => {
+                self.conns.remove(&conn);
+                Some(Input::ClientClosed { conn })
+            }
+            Event::Persisted { token } => Some(Input::Persisted { token }),
+            Event::Stats(reply) => {
+                // The asker may have gone away; nothing to do then.
+                let _ = reply.send(self.stats(replica));
+                None
+            }
+            // Handled by the loop before this is called.
+            Event::StorageFailed(_) => None,
+        }
+    }
+
+    fn stats(&self, replica: &Replica) -> Stats {
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let (min, avg, max) = if self.latency_count == 0 {
+            (0.0, 0.0, 0.0)
+        } else {
+            (
+                ms(self.latency_min_ns),
+                self.latency_sum_ns as f64 / self.latency_count as f64 / 1e6,
+                ms(self.latency_max_ns),
+            )
+        };
+        Stats {
+            received: self.received,
+            sent: self.sent,
+            outstanding: self.conns.values().map(|c| c.pending.len()).sum(),
+            zxid: replica.applied_zxid(),
+            node_count: replica.tree().node_count(),
+            latency_min_ms: min,
+            latency_avg_ms: avg,
+            latency_max_ms: max,
+            clients: self
+                .conns
+                .values()
+                .map(|c| ClientStats {
+                    peer: c.peer,
+                    queued: c.pending.len(),
+                    received: c.received,
+                    sent: c.sent,
+                })
+                .collect(),
+        }
+    }
+
+    /// Drains every output: storage ops go to the storage thread as one batch, client
+    /// outputs to their connection's queue.
+    fn drain(&mut self, replica: &mut Replica, storage: &StorageHandle, now: Nanos) {
+        let mut ops = Vec::new();
+        while let Some(out) = replica.poll_output() {
+            match StorageOp::from_output(out) {
+                Ok(op) => ops.push(op),
+                Err(Output::Snapshot { zxid, data }) => storage.snapshot(zxid, data),
+                Err(Output::ConnectResponse { conn, response }) => {
+                    self.route(conn, ConnOut::Connect(response))
+                }
+                Err(Output::Reply { conn, header, body }) => {
+                    self.record_reply(conn, header.xid, now);
+                    self.route(conn, ConnOut::Reply(header, body));
+                }
+                Err(Output::Notify { conn, zxid, event }) => {
+                    self.route(conn, ConnOut::Notify(zxid, event))
+                }
+                Err(Output::CloseClient { conn, reason }) => {
+                    debug!(conn = conn.0, ?reason, "core closes client");
+                    self.route(conn, ConnOut::Close);
+                    self.conns.remove(&conn);
+                }
+                // A standalone server has no peers.
+                Err(Output::Send { to, .. }) => debug!(to = %to, "peer message dropped"),
+                // `from_output` returned every storage op as `Ok`.
+                Err(other) => debug!(?other, "unexpected output"),
+            }
+        }
+        if !ops.is_empty() {
+            storage.commit(ops);
+        }
+    }
+
+    fn record_reply(&mut self, conn: ConnId, xid: i32, now: Nanos) {
+        self.sent += 1;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.sent += 1;
+        let Some(i) = c.pending.iter().position(|(x, _)| *x == xid) else {
+            return;
+        };
+        if let Some((_, t)) = c.pending.remove(i) {
+            let ns = now.since(t);
+            self.latency_count += 1;
+            self.latency_sum_ns += u128::from(ns);
+            self.latency_min_ns = self.latency_min_ns.min(ns);
+            self.latency_max_ns = self.latency_max_ns.max(ns);
+        }
+    }
+
+    /// Queues `out` for `conn`; a connection whose queue is full is closed as too slow.
+    fn route(&mut self, conn: ConnId, out: ConnOut) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        match c.out.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(conn = conn.0, peer = %c.peer, "client output queue full; closing slow client");
+                c.kill.notify_one();
+                self.conns.remove(&conn);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.conns.remove(&conn);
+            }
+        }
+    }
+}

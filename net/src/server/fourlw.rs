@@ -1,0 +1,177 @@
+//! Four-letter words on the client port, with ZooKeeper 3.8's output shapes.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use arbor_core::proto::jute::FourLetterWord;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::conn::ConnShared;
+use super::core_task::{Event, Stats};
+
+/// The version line's text (ZooKeeper clients and tools parse the leading `3.8.x`).
+const VERSION: &str = concat!(
+    "3.8.0-arbor-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 1970-01-01 00:00 UTC"
+);
+/// How long a four-letter word waits for the core's statistics.
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers `word` and closes the connection.
+pub(crate) async fn answer(word: FourLetterWord, wr: &mut OwnedWriteHalf, shared: &ConnShared) {
+    let text = render(word, shared).await;
+    debug!(word = word.name(), "four-letter word");
+    if let Some(text) = text {
+        // The asker may already be gone; the connection is closed either way.
+        let _ = wr.write_all(text.as_bytes()).await;
+    }
+    let _ = wr.shutdown().await;
+}
+
+async fn stats(shared: &ConnShared) -> Option<Stats> {
+    let (tx, rx) = oneshot::channel();
+    shared.events.send(Event::Stats(tx)).await.ok()?;
+    tokio::time::timeout(STATS_TIMEOUT, rx).await.ok()?.ok()
+}
+
+async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
+    if word == FourLetterWord::TelnetClose {
+        return None;
+    }
+    let name = word.name();
+    if !shared.four_letter_words.allows(name) {
+        return Some(format!(
+            "{name} is not executed because it is not in the whitelist.\n"
+        ));
+    }
+    let mut s = String::new();
+    match word {
+        FourLetterWord::Ruok => s.push_str("imok"),
+        FourLetterWord::Isro => s.push_str("rw"),
+        FourLetterWord::Srvr | FourLetterWord::Stat => {
+            let st = stats(shared).await?;
+            // Writing to a String cannot fail.
+            let _ = writeln!(s, "Zookeeper version: {VERSION}");
+            if word == FourLetterWord::Stat {
+                s.push_str("Clients:\n");
+                for c in &st.clients {
+                    let _ = writeln!(
+                        s,
+                        " /{}[1](queued={},recved={},sent={})",
+                        c.peer, c.queued, c.received, c.sent
+                    );
+                }
+                s.push('\n');
+            }
+            let _ = writeln!(
+                s,
+                "Latency min/avg/max: {}/{}/{}",
+                st.latency_min_ms.round(),
+                java_double(st.latency_avg_ms),
+                st.latency_max_ms.round()
+            );
+            let _ = writeln!(s, "Received: {}", st.received);
+            let _ = writeln!(s, "Sent: {}", st.sent);
+            let _ = writeln!(s, "Connections: {}", st.clients.len());
+            let _ = writeln!(s, "Outstanding: {}", st.outstanding);
+            let _ = writeln!(s, "Zxid: 0x{:x}", st.zxid.0);
+            s.push_str("Mode: standalone\n");
+            let _ = writeln!(s, "Node count: {}", st.node_count);
+        }
+        FourLetterWord::Mntr => {
+            let st = stats(shared).await?;
+            let kv = [
+                ("zk_version", VERSION.to_string()),
+                ("zk_server_state", "standalone".to_string()),
+                ("zk_avg_latency", java_double(st.latency_avg_ms)),
+                ("zk_max_latency", format!("{}", st.latency_max_ms.round())),
+                ("zk_min_latency", format!("{}", st.latency_min_ms.round())),
+                ("zk_packets_received", st.received.to_string()),
+                ("zk_packets_sent", st.sent.to_string()),
+                ("zk_num_alive_connections", st.clients.len().to_string()),
+                ("zk_outstanding_requests", st.outstanding.to_string()),
+                ("zk_znode_count", st.node_count.to_string()),
+            ];
+            for (k, v) in kv {
+                let _ = writeln!(s, "{k}\t{v}");
+            }
+        }
+        FourLetterWord::Cons => {
+            let st = stats(shared).await?;
+            for c in &st.clients {
+                let _ = writeln!(
+                    s,
+                    " /{}[1](queued={},recved={},sent={})",
+                    c.peer, c.queued, c.received, c.sent
+                );
+            }
+            s.push('\n');
+        }
+        FourLetterWord::Conf => {
+            let o = &shared.options;
+            let _ = writeln!(s, "clientPort={}", o.client_addr.port());
+            let _ = writeln!(s, "clientPortAddress={}", o.client_addr.ip());
+            let _ = writeln!(s, "dataDir={}", o.storage.data_dir.display());
+            let _ = writeln!(s, "dataLogDir={}", o.storage.data_log_dir.display());
+            let _ = writeln!(s, "tickTime={}", o.tick.as_millis());
+            let _ = writeln!(s, "maxClientCnxns={}", o.max_client_cnxns);
+            let _ = writeln!(s, "minSessionTimeout={}", o.min_session_timeout.as_millis());
+            let _ = writeln!(s, "maxSessionTimeout={}", o.max_session_timeout.as_millis());
+            let _ = writeln!(s, "serverId={}", o.id.0);
+        }
+        FourLetterWord::Envi => {
+            s.push_str("Environment:\n");
+            let _ = writeln!(s, "zookeeper.version={VERSION}");
+            let _ = writeln!(s, "os.name={}", std::env::consts::OS);
+            let _ = writeln!(s, "os.arch={}", std::env::consts::ARCH);
+            if let Ok(dir) = std::env::current_dir() {
+                let _ = writeln!(s, "user.dir={}", dir.display());
+            }
+        }
+        FourLetterWord::Dirs => {
+            let o = shared.options.clone();
+            let sizes = tokio::task::spawn_blocking(move || {
+                (
+                    dir_size(&o.storage.data_dir),
+                    dir_size(&o.storage.data_log_dir),
+                )
+            })
+            .await
+            .ok()?;
+            let _ = writeln!(s, "datadir_size: {}", sizes.0);
+            let _ = writeln!(s, "logdir_size: {}", sizes.1);
+        }
+        _ => {
+            let _ = writeln!(s, "{name} is not supported by this server.");
+        }
+    }
+    Some(s)
+}
+
+/// A double as Java prints it for small values: at least one decimal (`0.0`, `1.5`),
+/// rounded to 4 decimals here.
+fn java_double(v: f64) -> String {
+    let r = (v * 10_000.0).round() / 10_000.0;
+    if r.fract() == 0.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r}")
+    }
+}
+
+/// Bytes in the regular files directly inside `dir` (0 if unreadable).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
