@@ -1,8 +1,9 @@
 //! The `arbor` command.
 //!
-//! Subcommands arrive with their issues: `sim` (simulator) is here; `serve` and `cluster`
-//! (real runtime), `bench` (load generator) and `cli` come later.
+//! Subcommands: `serve` (a standalone server over TCP and disk) and `sim` (the
+//! deterministic simulator). `cluster`, `bench` and `cli` arrive with their issues.
 
+mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve clients: the embedded default (127.0.0.1:2181, ./arbor-data) or a zoo.cfg.
+    Serve(serve::ServeArgs),
     /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
     Sim(sim::SimArgs),
 }
@@ -24,6 +27,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::main(args)?,
         Command::Sim(args) => {
             let ok = sim::main(args)?;
             if !ok {
