@@ -8,10 +8,10 @@
 use std::collections::VecDeque;
 
 use arbor_core::proto::jute::{
-    CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, PathRequest, PathWatchRequest,
-    Request, SetDataRequest,
+    AddWatchRequest, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiReadOp,
+    PathRequest, PathWatchRequest, Request, SetAclRequest, SetDataRequest, WatchesRequest,
 };
-use arbor_core::types::{Acl, ConnId, SessionId, Zxid};
+use arbor_core::types::{Acl, AddWatchMode, ConnId, Perms, SessionId, WatcherType, Zxid};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -176,6 +176,9 @@ pub fn gen_op(
             true,
         );
     }
+    if rng.gen_bool(0.15) {
+        return gen_rare_op(rng);
+    }
     match rng.gen_range(0..100) {
         0..=19 => (Request::Create(create(rng)), "create", true),
         20..=24 => (Request::Create2(create(rng)), "create2", true),
@@ -243,5 +246,113 @@ pub fn gen_op(
             "sync",
             false,
         ),
+    }
+}
+
+/// The less common ops, so that every client op reaches the replicas under faults: ACLs,
+/// containers, getChildren2, getAllChildrenNumber, getEphemerals, multiRead, persistent and
+/// recursive watches, and watch checks / removal.
+fn gen_rare_op(rng: &mut ChaCha8Rng) -> (Request, &'static str, bool) {
+    match rng.gen_range(0..10) {
+        0 => {
+            // Never take away READ/WRITE from world: later ops on the key must stay possible
+            // for every session (the workload has no authenticated identities).
+            let perms = if rng.gen_bool(0.5) {
+                Perms::ALL
+            } else {
+                Perms(Perms::ALL.0 & !Perms::ADMIN.0)
+            };
+            (
+                Request::SetAcl(SetAclRequest {
+                    path: key(rng),
+                    acl: vec![Acl::new(perms, "world", "anyone")],
+                    version: version(rng),
+                }),
+                "setACL",
+                true,
+            )
+        }
+        1 => (
+            Request::GetAcl(PathRequest { path: key(rng) }),
+            "getACL",
+            false,
+        ),
+        2 => {
+            let mut req = create(rng);
+            req.path = format!("/c{}", rng.gen_range(0..2));
+            req.flags = 4;
+            (Request::CreateContainer(req), "createContainer", true)
+        }
+        3 => {
+            // A child under a container: the leader reaps the container once it is empty.
+            let mut req = create(rng);
+            req.path = format!("/c{}/x{}", rng.gen_range(0..2), rng.gen_range(0..3));
+            req.flags = rng.gen_range(0..2);
+            (Request::Create(req), "create", true)
+        }
+        4 => (
+            Request::GetChildren2(PathWatchRequest {
+                path: "/".to_string(),
+                watch: rng.gen_bool(0.2),
+            }),
+            "getChildren2",
+            false,
+        ),
+        5 => (
+            Request::GetAllChildrenNumber(PathRequest {
+                path: "/".to_string(),
+            }),
+            "getAllChildrenNumber",
+            false,
+        ),
+        6 => (
+            Request::GetEphemerals(PathRequest {
+                path: "/".to_string(),
+            }),
+            "getEphemerals",
+            false,
+        ),
+        7 => (
+            Request::MultiRead(vec![
+                MultiReadOp::GetData(PathWatchRequest {
+                    path: key(rng),
+                    watch: false,
+                }),
+                MultiReadOp::GetChildren(PathWatchRequest {
+                    path: "/".to_string(),
+                    watch: false,
+                }),
+            ]),
+            "multiRead",
+            false,
+        ),
+        8 => {
+            let mode = if rng.gen_bool(0.5) {
+                AddWatchMode::Persistent
+            } else {
+                AddWatchMode::PersistentRecursive
+            };
+            (
+                Request::AddWatch(AddWatchRequest {
+                    path: key(rng),
+                    mode: mode.code(),
+                }),
+                "addWatch",
+                false,
+            )
+        }
+        _ => {
+            let watcher_type =
+                [WatcherType::Children, WatcherType::Data, WatcherType::Any][rng.gen_range(0..3)];
+            let req = WatchesRequest {
+                path: key(rng),
+                watcher_type: watcher_type.code(),
+            };
+            if rng.gen_bool(0.5) {
+                (Request::CheckWatches(req), "checkWatches", false)
+            } else {
+                (Request::RemoveWatches(req), "removeWatches", false)
+            }
+        }
     }
 }
