@@ -2,15 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_core::proto::jute::{
     decode_connect_request, decode_request, detect_four_letter_word, encode_connect_response,
-    encode_error_reply, encode_notification, encode_reply, next_frame,
+    encode_notification, encode_reply, next_frame,
 };
-use arbor_core::types::{ConnId, Zxid};
+use arbor_core::types::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,8 +31,6 @@ pub(crate) struct ConnShared {
     pub max_client_cnxns: u32,
     /// How long a new connection may take to send its ConnectRequest or four-letter word.
     pub handshake_timeout: Duration,
-    /// The core's applied zxid, for replies the connection answers itself.
-    pub applied_zxid: Arc<AtomicI64>,
     /// The options the server runs with (for `conf`, `envi`, `dirs`).
     pub options: Arc<super::ServeOptions>,
 }
@@ -251,20 +248,15 @@ async fn read_loop(
                                 return ReadEnd::Closed;
                             };
                             warn!(conn = conn.0, %peer, error = %e, close = reply.close_after, "undecodable request; answering with an error");
-                            let zxid = Zxid(shared.applied_zxid.load(Ordering::Relaxed));
-                            let mut frame = Vec::new();
-                            encode_error_reply(&reply, zxid, &mut frame);
-                            // Through the core, so that it follows the replies to the
-                            // requests before it that the core already answered.
-                            let ev = Event::ErrorReply {
-                                conn,
-                                frame,
-                                close_after: reply.close_after,
-                            };
+                            let close_after = reply.close_after;
+                            // Through the core (Input::ClientRequestRejected), so that it is
+                            // queued behind the replies to this connection's earlier
+                            // requests, including writes the core has not answered yet.
+                            let ev = Event::ErrorReply { conn, reply };
                             if shared.events.send(ev).await.is_err() {
                                 return ReadEnd::Closed;
                             }
-                            if reply.close_after {
+                            if close_after {
                                 return ReadEnd::CloseAfterReply;
                             }
                         }
@@ -294,7 +286,6 @@ fn encode(m: ConnOut, out: &mut Vec<u8>) -> bool {
         ConnOut::Connect(r) => encode_connect_response(&r, out),
         ConnOut::Reply(h, body) => encode_reply(&h, body.as_ref(), out),
         ConnOut::Notify(zxid, event) => encode_notification(zxid, &event, out),
-        ConnOut::Raw(frame) => out.extend_from_slice(&frame),
         ConnOut::Close => return true,
     }
     false

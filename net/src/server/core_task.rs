@@ -40,12 +40,11 @@ pub(crate) enum Event {
         header: RequestHeader,
         request: Request,
     },
-    /// A request that failed to decode, already answered as ZooKeeper would: queued
-    /// behind the outputs emitted so far for `conn` (then closed if `close_after`).
+    /// A request that failed to decode, with the answer ZooKeeper gives; the core queues it
+    /// behind the connection's earlier requests (and closes after it if ZooKeeper does).
     ErrorReply {
         conn: ConnId,
-        frame: Vec<u8>,
-        close_after: bool,
+        reply: arbor_core::proto::jute::ErrorReply,
     },
     /// A registered connection went away.
     Closed { conn: ConnId },
@@ -63,8 +62,6 @@ pub(crate) enum ConnOut {
     Connect(ConnectResponse),
     Reply(ReplyHeader, Option<ResponseBody>),
     Notify(Zxid, WatcherEvent),
-    /// An already encoded frame (decode-error replies).
-    Raw(Vec<u8>),
     /// Flush what came before, then close.
     Close,
 }
@@ -227,19 +224,7 @@ impl Driver {
                     request,
                 })
             }
-            Event::ErrorReply {
-                conn,
-                frame,
-                close_after,
-            } => {
-                self.sent += 1;
-                self.route(conn, ConnOut::Raw(frame));
-                if close_after {
-                    self.route(conn, ConnOut::Close);
-                    self.conns.remove(&conn);
-                }
-                None
-            }
+            Event::ErrorReply { conn, reply } => Some(Input::ClientRequestRejected { conn, reply }),
             Event::Closed { conn } => {
                 self.conns.remove(&conn);
                 Some(Input::ClientClosed { conn })

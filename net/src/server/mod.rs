@@ -281,7 +281,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
         storage,
         shutdown: shutdown_rx.clone(),
         ready: ready_tx,
-        applied_zxid: applied_zxid.clone(),
+        applied_zxid,
     }));
     let ready = tokio::time::timeout(opts.ready_timeout, ready_rx.wait_for(|r| *r)).await;
     let shutdown = ShutdownHandle { tx: shutdown_tx };
@@ -302,7 +302,6 @@ pub async fn start_with_storage<S: RuntimeStorage>(
             conn_queue_max: opts.conn_queue_max,
             max_client_cnxns: opts.max_client_cnxns,
             handshake_timeout: opts.handshake_timeout,
-            applied_zxid,
             options: Arc::new(opts.clone()),
         },
         shutdown_rx,
