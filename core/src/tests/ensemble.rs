@@ -1,28 +1,11 @@
 //! Ensembles of 3, 5 and 7: election order, convergence, leader crash and rejoin, quorum
 //! loss, forwarding, sync, sessions across servers.
 
-use super::harness::{session_txn, sid, Cluster, TICK_NS};
-use crate::proto::jute::{CreateRequest, Request};
+use super::harness::{create, follower, session_txn, sid, z, Cluster, TICK_NS};
+use crate::proto::jute::Request;
 use crate::replica::{Input, Output, Recovered};
 use crate::types::{Acl, Epoch, Zxid};
 use crate::zab::PeerMessage;
-
-fn create(path: &str) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(b"d".to_vec()),
-        acl: Acl::open_unsafe(),
-        flags: 0,
-    })
-}
-
-fn z(e: u32, c: u32) -> Zxid {
-    Zxid::new(Epoch(e), c)
-}
-
-fn follower(c: &Cluster, l: usize) -> usize {
-    (0..c.nodes.len()).find(|i| *i != l).unwrap()
-}
 
 #[test]
 fn election_picks_highest_epoch_then_zxid_then_id() {

@@ -447,6 +447,28 @@ impl Cluster {
     }
 }
 
+/// A plain create of `path` with data `d` and an open ACL.
+pub(crate) fn create(path: &str) -> Request {
+    Request::Create(crate::proto::jute::CreateRequest {
+        path: path.into(),
+        data: Some(b"d".to_vec()),
+        acl: crate::types::Acl::open_unsafe(),
+        flags: 0,
+    })
+}
+
+/// `Zxid::new(Epoch(e), c)`.
+pub(crate) fn z(e: u32, c: u32) -> Zxid {
+    Zxid::new(Epoch(e), c)
+}
+
+/// The first node of `c` that is not node `l` (a follower once `l` leads).
+pub(crate) fn follower(c: &Cluster, l: usize) -> usize {
+    (0..c.nodes.len())
+        .find(|i| *i != l)
+        .expect("a cluster of two or more nodes")
+}
+
 pub(crate) fn session_txn(zxid: Zxid, session: i64) -> Txn {
     Txn {
         header: crate::txn::TxnHeader {

@@ -1,22 +1,12 @@
 //! Watches through the pipeline: registration by reads, firing on apply, ordering against
 //! replies, setWatches, connection close.
 
-use super::harness::Cluster;
+use super::harness::{create, Cluster};
 use crate::proto::jute::{
-    AddWatchRequest, CreateRequest, PathWatchRequest, Request, SetDataRequest, SetWatches,
-    WatchesRequest,
+    AddWatchRequest, PathWatchRequest, Request, SetDataRequest, SetWatches, WatchesRequest,
 };
 use crate::replica::{Input, Output};
-use crate::types::{Acl, ConnId, ErrorCode, EventType, Zxid};
-
-fn create(path: &str) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(b"d".to_vec()),
-        acl: Acl::open_unsafe(),
-        flags: 0,
-    })
-}
+use crate::types::{ConnId, ErrorCode, EventType, Zxid};
 
 fn get_w(path: &str) -> Request {
     Request::GetData(PathWatchRequest {

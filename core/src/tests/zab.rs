@@ -1,28 +1,10 @@
 //! Zab step by step: exact persist-before-ack output sequences (PROPOSAL, NEWLEADER,
 //! COMMIT), discovery epoch acks, TRUNC of uncommitted txns, hostile messages.
 
-use super::harness::{session_txn, sid, Cluster};
-use crate::proto::jute::{CreateRequest, Request};
+use super::harness::{create, follower, session_txn, sid, z, Cluster};
 use crate::replica::{Input, LogRecord, Output, Recovered, Replica};
-use crate::types::{Acl, Epoch, Zxid};
+use crate::types::{Epoch, Zxid};
 use crate::zab::{PeerMessage, PeerState, Vote};
-
-fn create(path: &str) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(b"d".to_vec()),
-        acl: Acl::open_unsafe(),
-        flags: 0,
-    })
-}
-
-fn z(e: u32, c: u32) -> Zxid {
-    Zxid::new(Epoch(e), c)
-}
-
-fn follower(c: &Cluster, l: usize) -> usize {
-    (0..c.nodes.len()).find(|i| *i != l).unwrap()
-}
 
 /// Zab broadcast: a follower logs a PROPOSAL (Persist, nothing else) and ACKs only after
 /// `Persisted`.
