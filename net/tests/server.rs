@@ -114,13 +114,18 @@ fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
 
 impl RawClient {
     fn connect(addr: SocketAddr) -> RawClient {
+        RawClient::connect_with_timeout(addr, 20_000)
+    }
+
+    /// A new session asking for `timeout_ms`; panics if the server refuses it.
+    fn connect_with_timeout(addr: SocketAddr, timeout_ms: i32) -> RawClient {
         let mut s = tcp(addr);
         let mut out = Vec::new();
         encode_connect_request(
             &ConnectRequest {
                 protocol_version: 0,
                 last_zxid_seen: Zxid(0),
-                timeout_ms: 20_000,
+                timeout_ms,
                 session_id: SessionId(0),
                 passwd: vec![0; 16],
                 read_only: Some(false),
@@ -997,35 +1002,8 @@ fn session_expiry_deletes_ephemerals() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start_server(options(dir.path()));
     let mut watcher = RawClient::connect(server.addr);
-    let mut s = tcp(server.addr);
-    let mut out = Vec::new();
-    encode_connect_request(
-        &ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms: 400, // the minimum (2 ticks of 200 ms)
-            session_id: SessionId(0),
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        },
-        &mut out,
-    );
-    s.write_all(&out).expect("write");
-    let mut short = RawClient {
-        s,
-        buf: Vec::new(),
-        xid: 0,
-        session: ConnectResponse {
-            protocol_version: 0,
-            timeout_ms: 0,
-            session_id: SessionId(0),
-            passwd: Vec::new(),
-            read_only: None,
-        },
-        notifications: Vec::new(),
-    };
-    let p = short.frame().expect("connect response");
-    short.session = decode_connect_response(&p).expect("decode");
+    // The minimum timeout: 2 ticks of 200 ms.
+    let mut short = RawClient::connect_with_timeout(server.addr, 400);
     assert_eq!(short.session.timeout_ms, 400);
     assert_eq!(
         short.create("/eph", b"", 1).header.err,

@@ -785,16 +785,21 @@ impl World {
                 token,
             },
         );
-        if self.in_fault_phase
+        if self.roll_crash_on_persist() {
+            // Crash before this write is durable (between two persisted writes).
+            self.push(self.now, Ev::Crash { node: n });
+        }
+    }
+
+    /// During the fault phase, with crashes enabled for this run: whether to crash at this
+    /// persist boundary (probability `--crash-on-persist`).
+    fn roll_crash_on_persist(&mut self) -> bool {
+        self.in_fault_phase
             && self.kinds[0]
             && self
                 .rng
                 .fault
                 .gen_bool(self.opts.crash_on_persist.clamp(0.0, 1.0))
-        {
-            // Crash before this write is durable (between two persisted writes).
-            self.push(self.now, Ev::Crash { node: n });
-        }
     }
 
     fn synced(&mut self, n: usize, inc: u64, token: PersistToken) -> CheckResult {
@@ -810,13 +815,7 @@ impl World {
                 .epochs
                 .on_durable(node.id, d.accepted, d.current, last)?;
         }
-        if self.in_fault_phase
-            && self.kinds[0]
-            && self
-                .rng
-                .fault
-                .gen_bool(self.opts.crash_on_persist.clamp(0.0, 1.0))
-        {
+        if self.roll_crash_on_persist() {
             // Durable, but the crash comes before `Persisted` reaches the core.
             self.crash(n);
             return Ok(());
