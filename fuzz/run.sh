@@ -27,7 +27,10 @@ seconds=${2:?usage: fuzz/run.sh TARGET SECONDS}
 shift 2
 
 [ -d "corpus/$target" ] || python3 seed_corpus.py >/dev/null
-mkdir -p "corpus/$target" "work/$target"
+# ARBOR_FUZZ_WORK overrides where new corpus entries go (the smoke uses a fresh directory
+# so that it starts from the committed corpus alone).
+work=${ARBOR_FUZZ_WORK:-work/$target}
+mkdir -p "corpus/$target" "$work"
 
 sanitizer=(--sanitizer none)
 if [ "${ARBOR_FUZZ_ASAN:-0}" = 1 ]; then
@@ -36,6 +39,6 @@ if [ "${ARBOR_FUZZ_ASAN:-0}" = 1 ]; then
 fi
 
 # -rss_limit_mb / -malloc_limit_mb make an unbounded allocation a crash, not a slow run.
-exec cargo fuzz run "${sanitizer[@]}" --release "$target" "work/$target" "corpus/$target" -- \
+exec cargo fuzz run "${sanitizer[@]}" --release "$target" "$work" "corpus/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 \
     -print_final_stats=1 "$@"

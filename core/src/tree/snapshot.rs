@@ -73,6 +73,12 @@ pub enum SnapshotError {
         /// The path.
         path: &'static str,
     },
+    /// The root or a built-in `/zookeeper` node is not a plain persistent node.
+    #[error("built-in node {path:?} is not persistent")]
+    BuiltInKind {
+        /// The path.
+        path: &'static str,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +147,9 @@ impl DataTree {
             .next()
             .filter(|n| n.path == "/")
             .ok_or(SnapshotError::RootNotFirst)?;
+        if root.stat.kind() != NodeKind::Persistent {
+            return Err(SnapshotError::BuiltInKind { path: "/" });
+        }
         let mut tree = DataTree::bare(config);
         let root_acl = tree.acls.intern(acl_of(root.acl)?);
         tree.attach_root(Node::new("", root.data.as_deref(), &root.stat, root_acl));
@@ -172,8 +181,11 @@ impl DataTree {
             tree.attach_raw(parent, &n.path, name, n.data.as_deref(), &n.stat, acl);
         }
         for path in [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            if tree.resolve(path).is_none() {
+            let Some(id) = tree.resolve(path) else {
                 return Err(SnapshotError::MissingBuiltIn { path });
+            };
+            if tree.arena.get(id).kind() != NodeKind::Persistent {
+                return Err(SnapshotError::BuiltInKind { path });
             }
         }
         tree.sessions = snap.sessions.into_iter().collect();
@@ -257,5 +269,28 @@ mod tests {
             load(n, 1),
             Err(SnapshotError::MissingBuiltIn { .. })
         ));
+    }
+
+    /// Found by the `snapshot` fuzz target: a root whose stored ephemeralOwner marks it a
+    /// TTL node loaded, and the tree then failed its own invariants. The root and the
+    /// `/zookeeper` nodes are plain persistent nodes in every tree ZooKeeper builds.
+    #[test]
+    fn built_in_nodes_must_be_persistent() {
+        for (i, path) in ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
+            .into_iter()
+            .enumerate()
+        {
+            for owner in [5, i64::from_be_bytes([0xff, 0, 0, 0, 0, 0, 0, 1]), i64::MIN] {
+                let mut n = builtins();
+                n[i].stat.ephemeral_owner = owner;
+                // An ephemeral /zookeeper is refused one node earlier, at its children.
+                let err = load(n, 1).err();
+                assert!(
+                    err == Some(SnapshotError::BuiltInKind { path })
+                        || matches!(err, Some(SnapshotError::EphemeralParent { .. })),
+                    "{path} with owner {owner:#x}: {err:?}"
+                );
+            }
+        }
     }
 }
