@@ -44,6 +44,12 @@ pub struct SimArgs {
     /// Probability of a crash around each persist (before fsync / before Persisted).
     #[arg(long, default_value_t = 0.002)]
     crash_on_persist: f64,
+    /// Probability that a crash is a power loss of every node at once.
+    #[arg(long, default_value_t = 0.0)]
+    power_loss_prob: f64,
+    /// Probability of a power loss of every node shortly after a node starts leading.
+    #[arg(long, default_value_t = 0.0)]
+    recovery_crash_prob: f64,
     /// Link breaks per simulated second.
     #[arg(long, default_value_t = 0.5)]
     link_break_rate: f64,
@@ -77,18 +83,20 @@ pub struct SimArgs {
     /// Probability that a crash keeps a random prefix of unsynced writes and tears the next.
     #[arg(long, default_value_t = 0.0)]
     unsynced_survive_prob: f64,
-    /// Inject a deliberate environment bug to prove the checkers catch it.
-    #[arg(long, value_enum)]
-    mutation: Option<MutationArg>,
+    /// Inject a deliberate bug to prove the checkers catch it: an environment bug
+    /// (lying-fsync, reorder-links) or a core canary (ack-before-persist,
+    /// commit-without-quorum, current-epoch-before-sync, follower-keeps-ephemerals,
+    /// keep-uncommitted-across-election, newleader-ack-before-sync, trunc-skipped-on-disk,
+    /// watch-after-reply).
+    #[arg(long, value_parser = parse_mutation)]
+    mutation: Option<Mutation>,
 }
 
-/// `--mutation` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum MutationArg {
-    /// fsync reports success but only every other one is durable.
-    LyingFsync,
-    /// Peer links are not FIFO.
-    ReorderLinks,
+fn parse_mutation(name: &str) -> Result<Mutation, String> {
+    Mutation::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Mutation::all().into_iter().map(Mutation::name).collect();
+        format!("unknown mutation; one of: {}", names.join(", "))
+    })
 }
 
 impl SimArgs {
@@ -101,6 +109,8 @@ impl SimArgs {
             tick_ms: self.tick,
             crash_rate: self.crash_rate,
             crash_on_persist: self.crash_on_persist,
+            power_loss_prob: self.power_loss_prob,
+            recovery_crash_prob: self.recovery_crash_prob,
             link_break_rate: self.link_break_rate,
             partition_rate: self.partition_rate,
             client_drop_rate: self.client_drop_rate,
@@ -109,10 +119,7 @@ impl SimArgs {
             disk_delay_us_max: self.disk_delay_us,
             kind_off_prob: self.kind_off_prob,
             trace_keep: self.trace_keep,
-            mutation: self.mutation.map(|m| match m {
-                MutationArg::LyingFsync => Mutation::LyingFsync,
-                MutationArg::ReorderLinks => Mutation::ReorderLinks,
-            }),
+            mutation: self.mutation,
             unsynced_survive_prob: self.unsynced_survive_prob,
             ..Options::default()
         };

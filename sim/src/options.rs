@@ -1,5 +1,7 @@
 //! [`Options`]: the knobs of one simulated run. Everything else is decided by the seed.
 
+use arbor_core::replica::Canary;
+
 /// Run options (the CLI maps its flags onto these).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -19,6 +21,14 @@ pub struct Options {
     /// Probability that a `Persist` is followed by a crash before its fsync completes, and
     /// that an fsync completion is followed by a crash before `Persisted` is delivered.
     pub crash_on_persist: f64,
+    /// Probability that a crash fault is a power loss: every live node crashes at the same
+    /// instant (losing its unsynced writes) and each restarts after its own delay.
+    pub power_loss_prob: f64,
+    /// Probability, each time a node starts leading, of a power loss of every node a few
+    /// milliseconds later: while the new leader synchronizes its followers, when the
+    /// durability of the synced history matters most (FoundationDB's "crash during
+    /// recovery").
+    pub recovery_crash_prob: f64,
     /// Link breaks per simulated second.
     pub link_break_rate: f64,
     /// Partitions (symmetric or one way) per simulated second.
@@ -58,6 +68,32 @@ pub enum Mutation {
     /// Peer links deliver out of order (the contract promises FIFO). Some checker or a
     /// core assertion must fire.
     ReorderLinks,
+    /// A deliberately wrong core (every replica runs with `Config::canary` set): the
+    /// mechanism of a real ZooKeeper bug or a classic consensus mistake.
+    Core(Canary),
+}
+
+impl Mutation {
+    /// Every mutation: the two environment bugs, then every core canary.
+    pub fn all() -> Vec<Mutation> {
+        let mut v = vec![Mutation::LyingFsync, Mutation::ReorderLinks];
+        v.extend(Canary::ALL.into_iter().map(Mutation::Core));
+        v
+    }
+
+    /// The kebab-case name `arbor sim --mutation` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::LyingFsync => "lying-fsync",
+            Mutation::ReorderLinks => "reorder-links",
+            Mutation::Core(c) => c.name(),
+        }
+    }
+
+    /// The mutation named `name` (see [`Mutation::name`]).
+    pub fn from_name(name: &str) -> Option<Mutation> {
+        Mutation::all().into_iter().find(|m| m.name() == name)
+    }
 }
 
 impl Default for Options {
@@ -70,6 +106,8 @@ impl Default for Options {
             tick_ms: 200,
             crash_rate: 0.3,
             crash_on_persist: 0.002,
+            power_loss_prob: 0.0,
+            recovery_crash_prob: 0.0,
             link_break_rate: 0.5,
             partition_rate: 0.3,
             client_drop_rate: 0.5,
@@ -91,6 +129,8 @@ impl Options {
     pub fn no_faults(mut self) -> Options {
         self.crash_rate = 0.0;
         self.crash_on_persist = 0.0;
+        self.power_loss_prob = 0.0;
+        self.recovery_crash_prob = 0.0;
         self.link_break_rate = 0.0;
         self.partition_rate = 0.0;
         self.client_drop_rate = 0.0;
@@ -100,14 +140,13 @@ impl Options {
 
     /// The `arbor sim` flags that reproduce these options for `seed`.
     pub fn replay_command(&self, seed: u64) -> String {
-        let mutation = match self.mutation {
-            None => "",
-            Some(Mutation::LyingFsync) => " --mutation lying-fsync",
-            Some(Mutation::ReorderLinks) => " --mutation reorder-links",
-        };
+        let mutation = self
+            .mutation
+            .map(|m| format!(" --mutation {}", m.name()))
+            .unwrap_or_default();
         format!(
             "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
-             --crash-rate {} --crash-on-persist {} --link-break-rate {} --partition-rate {} \
+             --crash-rate {} --crash-on-persist {} --power-loss-prob {} --recovery-crash-prob {} --link-break-rate {} --partition-rate {} \
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
              --kind-off-prob {} --unsynced-survive-prob {}{mutation}",
             self.nodes,
@@ -117,6 +156,8 @@ impl Options {
             self.tick_ms,
             self.crash_rate,
             self.crash_on_persist,
+            self.power_loss_prob,
+            self.recovery_crash_prob,
             self.link_break_rate,
             self.partition_rate,
             self.client_drop_rate,

@@ -4,6 +4,7 @@
 //! one of the voters, voters are distinct, every tick / limit / bound is non-zero, and
 //! `session_timeout_ms_min <= session_timeout_ms_max`.
 
+use crate::replica::Canary;
 use crate::tree::TreeConfig;
 use crate::types::ServerId;
 
@@ -41,6 +42,9 @@ pub struct Config {
     pub snapshot_every_txns: u64,
     /// Maximum transactions sent in one DIFF before SNAP is preferred.
     pub diff_txns_max: usize,
+    /// A deliberately wrong variant of the core to run (simulation only: the real server
+    /// always leaves this `None`). See [`Canary`].
+    pub canary: Option<Canary>,
 }
 
 impl Config {
@@ -65,6 +69,7 @@ impl Config {
             clients_max: 10_000,
             snapshot_every_txns: 10_000,
             diff_txns_max: 100_000,
+            canary: None,
         }
     }
 

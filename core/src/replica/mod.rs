@@ -18,6 +18,7 @@
 //! the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
 //! every client queue within its bound; the step's record batch was flushed.
 
+mod canary;
 mod config;
 pub mod io;
 mod storage;
@@ -29,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use tracing::{info, warn};
 
+pub use canary::Canary;
 pub use config::Config;
 pub use io::{CloseReason, Input, LogRecord, Output, Recovered, SyncMode};
 pub(crate) use storage::Deferred;
@@ -323,6 +325,11 @@ impl Replica {
         self.applied_since_snapshot = 0;
     }
 
+    /// Whether the deliberately wrong variant `c` is selected (simulation only).
+    pub(crate) fn canary(&self, c: Canary) -> bool {
+        self.cfg.canary == Some(c)
+    }
+
     /// Runs `d` once everything written so far is durable.
     pub(crate) fn defer(&mut self, d: Deferred) {
         if let Some(d) = self.storage.defer(d) {
@@ -373,7 +380,21 @@ impl Replica {
     }
 
     fn apply_txn(&mut self, txn: &Txn) {
-        let outcome = apply(&mut self.history.tree, txn);
+        let lagging_close = self.canary(Canary::FollowerKeepsEphemerals)
+            && matches!(self.role, Role::Following(_))
+            && matches!(txn.body, TxnBody::CloseSession { .. });
+        let outcome = if lagging_close {
+            // Canary: the close is applied as a no-op; the session and its ephemerals stay.
+            let noop = Txn {
+                header: txn.header,
+                body: TxnBody::Error {
+                    err: crate::types::ErrorCode::SessionExpired,
+                },
+            };
+            apply(&mut self.history.tree, &noop)
+        } else {
+            apply(&mut self.history.tree, txn)
+        };
         if let Role::Leading(l) = &mut self.role {
             l.pending.retire_through(outcome.zxid);
         }
@@ -389,8 +410,13 @@ impl Replica {
         }
         // Watches fire before the replies this txn releases (an event precedes any later
         // reply that reflects the change).
-        self.pipeline_fire_watches(&outcome);
-        self.pipeline_on_applied(txn, &outcome);
+        if self.canary(Canary::WatchAfterReply) {
+            self.pipeline_on_applied(txn, &outcome);
+            self.pipeline_fire_watches(&outcome);
+        } else {
+            self.pipeline_fire_watches(&outcome);
+            self.pipeline_on_applied(txn, &outcome);
+        }
         self.applied_since_snapshot += 1;
         if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {
             self.take_snapshot();

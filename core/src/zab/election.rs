@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use tracing::{debug, info};
 
-use crate::replica::{sorted_peers, Replica, TimerKind};
+use crate::replica::{sorted_peers, Canary, Replica, TimerKind};
 use crate::types::ServerId;
 use crate::zab::{Follower, Leader, PeerMessage, PeerState, Role, Vote};
 
@@ -81,6 +81,11 @@ impl Replica {
 
     /// Enters LOOKING: a new round with our own vote, broadcast on the next tick (now).
     pub(crate) fn start_election(&mut self) {
+        if self.canary(Canary::KeepUncommittedAcrossElection) {
+            // Canary: the logged tail is applied as if committed, and stays applied.
+            let last = self.history.last_logged();
+            self.commit_through(last);
+        }
         self.leave_role();
         self.election_round += 1;
         let vote = self.initial_vote();

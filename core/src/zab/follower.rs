@@ -19,7 +19,7 @@
 
 use tracing::{error, info, warn};
 
-use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
+use crate::replica::{Canary, Deferred, LogRecord, Replica, TimerKind};
 use crate::tree::DataTree;
 use crate::txn::Txn;
 use crate::types::{Epoch, Nanos, ServerId, Zxid};
@@ -234,6 +234,14 @@ impl Replica {
         committed: Zxid,
     ) {
         let leader = self.follower().leader;
+        if self.canary(Canary::CurrentEpochBeforeSync) {
+            // Canary: currentEpoch goes to disk in its own batch, ahead of the history it
+            // is supposed to vouch for.
+            let epoch = self.follower().epoch;
+            self.current_epoch = epoch;
+            self.emit_log_record(LogRecord::CurrentEpoch(epoch));
+            self.flush_batch();
+        }
         if let Some(after) = trunc {
             if after < self.history.applied() {
                 warn!(%leader, %after, applied = %self.history.applied(), "TRUNC below applied state");
@@ -242,7 +250,9 @@ impl Replica {
                 return;
             }
             self.history.truncate_after(after);
-            self.emit_truncate_log(after);
+            if !self.canary(Canary::TruncSkippedOnDisk) {
+                self.emit_truncate_log(after);
+            }
         }
         if let Some((zxid, data)) = snap {
             match DataTree::deserialize(&data, self.cfg.tree.clone()) {
@@ -295,6 +305,10 @@ impl Replica {
         self.current_epoch = epoch;
         self.emit_log_record(LogRecord::CurrentEpoch(epoch));
         self.follower().phase = FollowerPhase::AwaitingUpToDate;
+        if self.canary(Canary::NewLeaderAckBeforeSync) {
+            self.emit_send(leader, PeerMessage::Ack { zxid });
+            return;
+        }
         let gen = self.role_gen;
         self.defer(Deferred::Ack {
             gen,
@@ -328,12 +342,16 @@ impl Replica {
         }
         self.history.append(txn.clone());
         self.emit_log_record(LogRecord::Txn(txn));
-        let gen = self.role_gen;
-        self.defer(Deferred::Ack {
-            gen,
-            to: leader,
-            zxid,
-        });
+        if self.canary(Canary::AckBeforePersist) {
+            self.emit_send(leader, PeerMessage::Ack { zxid });
+        } else {
+            let gen = self.role_gen;
+            self.defer(Deferred::Ack {
+                gen,
+                to: leader,
+                zxid,
+            });
+        }
         if let Some(o) = origin {
             if o.server == self.cfg.id {
                 self.pipeline_on_forwarded_proposal(o.request, zxid);

@@ -287,8 +287,18 @@ impl World {
         let nn = self.nodes.len();
         match kind {
             0 => {
-                let n = self.rng.fault.gen_range(0..nn);
-                self.crash(n);
+                let p = self.opts.power_loss_prob.clamp(0.0, 1.0);
+                // The draw is skipped when power loss is off, so such runs keep their
+                // schedules.
+                if p > 0.0 && self.rng.fault.gen_bool(p) {
+                    self.line("power loss: every node crashes".to_string());
+                    for n in 0..nn {
+                        self.crash(n);
+                    }
+                } else {
+                    let n = self.rng.fault.gen_range(0..nn);
+                    self.crash(n);
+                }
             }
             1 if nn > 1 => {
                 let a = self.rng.fault.gen_range(0..nn);

@@ -327,6 +327,9 @@ impl World {
                 cfg.seed = cfg_rng.gen();
                 cfg.snapshot_every_txns = snapshot_every;
                 cfg.diff_txns_max = diff_max;
+                if let Some(Mutation::Core(c)) = opts.mutation {
+                    cfg.canary = Some(c);
+                }
                 Node {
                     id: voters[i],
                     cfg,
@@ -739,7 +742,11 @@ impl World {
                 serving.map(|(l, e)| (l.0, e.0))
             );
             newly_leader = serving.is_some_and(|(l, _)| l == id) && serving != node.serving_seen;
+            let started_leading = role == "leading" && node.role_seen != "leading";
             self.line(l);
+            if started_leading {
+                self.maybe_crash_during_recovery();
+            }
         }
         self.chk.leadership.observe(id, serving)?;
         if newly_leader {
@@ -788,6 +795,25 @@ impl World {
         if self.roll_crash_on_persist() {
             // Crash before this write is durable (between two persisted writes).
             self.push(self.now, Ev::Crash { node: n });
+        }
+    }
+
+    /// A node just started leading: with probability `--recovery-crash-prob` (during the
+    /// fault phase, crashes enabled), every node loses power at one instant within the
+    /// next few fsync / network delays, while the followers synchronize.
+    fn maybe_crash_during_recovery(&mut self) {
+        let p = self.opts.recovery_crash_prob.clamp(0.0, 1.0);
+        if p <= 0.0 || !self.in_fault_phase || !self.kinds[0] || !self.rng.fault.gen_bool(p) {
+            return;
+        }
+        let window = 6 * (self.opts.disk_delay_us_max + self.opts.net_delay_us_max).max(1) * 1_000;
+        let at = self.now + self.rng.fault.gen_range(0..window) + 1;
+        if at >= self.fault_end {
+            return; // a crash in the heal phase would never be restarted
+        }
+        self.line("power loss scheduled during recovery".to_string());
+        for node in 0..self.nodes.len() {
+            self.push(at, Ev::Crash { node });
         }
     }
 
