@@ -40,7 +40,8 @@ fn snapshot_crashes_stay_fixed() {
             ..TreeConfig::default()
         };
         match DataTree::deserialize(&bytes, config.clone()) {
-            Err(e) => println!("{name}: refused: {e}"),
+            // Refused with a typed error: what the target asks (which error is not pinned).
+            Err(_) => {}
             Ok(tree) => {
                 tree.check_invariants_full();
                 assert_eq!(tree.digest(), tree.recompute_digest(), "{name}");
