@@ -1,0 +1,431 @@
+//! Multi-server ensembles of real `arbor serve` processes on loopback: formation, reads
+//! after sync on every member, one leader in the four-letter words, hostile bytes on the
+//! peer port, leader SIGKILL under write load, a seeded loop of SIGKILL + restart of random
+//! members, and `arbor cluster` itself. Every acknowledged write must be present on every
+//! member afterwards, and the members must converge (same applied zxid, same tree digest).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{four_letter, Cluster, RawClient, IO_TIMEOUT};
+
+const ELECT: Duration = Duration::from_secs(20);
+const SESSION_MS: i32 = 6000;
+
+/// Write load: `clients` threads, one create in flight each, reconnecting to the next
+/// member whenever their server dies or stops serving.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acked_total: Arc<AtomicU64>,
+    threads: Vec<JoinHandle<Vec<(String, Instant)>>>,
+}
+
+impl Load {
+    fn start(addrs: Vec<SocketAddr>, clients: usize, tag: &'static str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked_total = Arc::new(AtomicU64::new(0));
+        let threads = (0..clients)
+            .map(|k| {
+                let (stop, total, addrs) = (stop.clone(), acked_total.clone(), addrs.clone());
+                std::thread::spawn(move || {
+                    let mut acked = Vec::new();
+                    let mut at = k % addrs.len();
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let Ok(mut c) = RawClient::connect(addrs[at], SESSION_MS) else {
+                            at = (at + 1) % addrs.len();
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        };
+                        while !stop.load(Ordering::Relaxed) {
+                            let path = format!("/{tag}-c{k}-{i}");
+                            i += 1;
+                            match c.create(&path, path.as_bytes()) {
+                                Ok(0) => {
+                                    acked.push((path, Instant::now()));
+                                    total.fetch_add(1, Ordering::Relaxed);
+                                }
+                                // An error answer (e.g. session expired during a
+                                // failover): not acknowledged; start a new session.
+                                Ok(_) => break,
+                                Err(_) => break,
+                            }
+                        }
+                        at = (at + 1) % addrs.len();
+                    }
+                    acked
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            acked_total,
+            threads,
+        }
+    }
+
+    fn acked_so_far(&self) -> u64 {
+        self.acked_total.load(Ordering::Relaxed)
+    }
+
+    fn finish(self) -> Vec<(String, Instant)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("load thread"))
+            .collect()
+    }
+}
+
+/// Every acknowledged path is on every live member, with its data (checked for a sample).
+fn verify_everywhere(c: &Cluster, acked: &[(String, Instant)]) {
+    for i in c.live() {
+        let node = &c.nodes[i];
+        let mut cl = RawClient::connect(node.client, SESSION_MS).expect("connect to verify");
+        cl.sync("/").expect("sync");
+        let children: BTreeSet<String> = cl
+            .children("/")
+            .expect("children of /")
+            .into_iter()
+            .map(|n| format!("/{n}"))
+            .collect();
+        for (p, _) in acked {
+            assert!(
+                children.contains(p),
+                "acknowledged {p} missing on node {} ({} acked)\n{}",
+                node.id,
+                acked.len(),
+                c.logs_tail()
+            );
+        }
+        for (p, _) in acked.iter().step_by(97) {
+            assert_eq!(
+                cl.get(p).expect("get"),
+                Some(p.as_bytes().to_vec()),
+                "data of {p} on node {}",
+                node.id
+            );
+        }
+    }
+}
+
+#[test]
+fn three_nodes_form_replicate_and_report_one_leader() {
+    let c = Cluster::start(3);
+    let leader = c.wait_for_leader(ELECT);
+    let modes = c.modes();
+    assert_eq!(
+        modes
+            .iter()
+            .filter(|(_, m)| m.as_deref() == Some("leader"))
+            .count(),
+        1,
+        "{modes:?}"
+    );
+    assert_eq!(
+        modes
+            .iter()
+            .filter(|(_, m)| m.as_deref() == Some("follower"))
+            .count(),
+        2,
+        "{modes:?}"
+    );
+    // A write through each member (followers forward to the leader) is readable on every
+    // member after sync.
+    for (i, n) in c.nodes.iter().enumerate() {
+        let mut w = RawClient::connect(n.client, SESSION_MS).expect("connect");
+        let path = format!("/via-{}", n.id);
+        assert_eq!(w.create(&path, format!("data-{i}").as_bytes()).unwrap(), 0);
+        assert_eq!(w.set(&path, format!("set-{i}").as_bytes()).unwrap(), 0);
+        for r in &c.nodes {
+            let mut rc = RawClient::connect(r.client, SESSION_MS).expect("connect");
+            assert_eq!(rc.sync("/").unwrap(), 0);
+            assert_eq!(
+                rc.get(&path).unwrap(),
+                Some(format!("set-{i}").into_bytes()),
+                "{path} read on node {}",
+                r.id
+            );
+        }
+    }
+    let mntr = four_letter(c.nodes[leader].client, "mntr").expect("mntr");
+    assert!(mntr.contains("zk_server_state\tleader"), "{mntr}");
+    assert!(mntr.contains("zk_synced_followers\t2"), "{mntr}");
+    let follower = (leader + 1) % 3;
+    let mntr = four_letter(c.nodes[follower].client, "mntr").expect("mntr");
+    assert!(mntr.contains("zk_server_state\tfollower"), "{mntr}");
+    assert!(!mntr.contains("zk_synced_followers"), "{mntr}");
+    c.wait_converged(ELECT);
+
+    // Hostile bytes on a peer port close that connection only.
+    let peer = c.nodes[0].peer;
+    for junk in [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        vec![0xFF; 64],
+        // A well-formed hello from a server of another ensemble.
+        hello(0xDEAD_BEEF, 3, 1),
+        // A hello from a lower id (the higher id must dial).
+        hello_for(&c, 0, 1),
+    ] {
+        let mut s = TcpStream::connect_timeout(&peer, IO_TIMEOUT).expect("peer port");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        // The server may close before reading everything; a write error is fine.
+        let _ = s.write_all(&junk);
+        let mut buf = Vec::new();
+        let r = s.read_to_end(&mut buf);
+        assert!(
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "peer port did not close a hostile connection: {r:?}"
+        );
+        assert!(buf.is_empty(), "answered a hostile hello: {buf:?}");
+    }
+    assert_eq!(
+        c.wait_for_leader(ELECT),
+        leader,
+        "hostile bytes disturbed the ensemble"
+    );
+    let mut w = RawClient::connect(c.nodes[0].client, SESSION_MS).expect("connect");
+    assert_eq!(w.create("/after-junk", b"x").unwrap(), 0);
+}
+
+/// A peer-link hello frame (see `arbor_net::peer::wire`).
+fn hello(cluster: u64, from: u64, to: u64) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&30u32.to_be_bytes());
+    b.extend_from_slice(b"ARBP");
+    b.extend_from_slice(&1u16.to_be_bytes());
+    b.extend_from_slice(&cluster.to_be_bytes());
+    b.extend_from_slice(&from.to_be_bytes());
+    b.extend_from_slice(&to.to_be_bytes());
+    b
+}
+
+/// A hello with this ensemble's real cluster id (read from node `from_ix`'s zoo.cfg via
+/// the same derivation the server uses) addressed to node `to`.
+fn hello_for(c: &Cluster, from_ix: usize, to: u64) -> Vec<u8> {
+    let (cfg, _) = arbor_net::config::Config::load(&c.nodes[from_ix].dir.join("zoo.cfg"))
+        .expect("load zoo.cfg");
+    let opts = arbor_net::server::ServeOptions::from_config(&cfg).expect("options");
+    let cluster = opts.ensemble.expect("ensemble").cluster_id;
+    hello(cluster, c.nodes[from_ix].id as u64, to)
+}
+
+#[test]
+fn leader_sigkill_under_load_loses_no_acknowledged_write() {
+    let mut c = Cluster::start(3);
+    let leader = c.wait_for_leader(ELECT);
+    let addrs: Vec<SocketAddr> = c.nodes.iter().map(|n| n.client).collect();
+    let load = Load::start(addrs, 4, "b");
+    let t0 = Instant::now();
+    while load.acked_so_far() < 50 {
+        assert!(
+            t0.elapsed() < ELECT,
+            "no writes acknowledged before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.kill9(leader);
+    let killed_at = Instant::now();
+    let new_leader = c.wait_for_leader(ELECT);
+    assert_ne!(new_leader, leader);
+    let before = load.acked_so_far();
+    let t1 = Instant::now();
+    while load.acked_so_far() < before + 50 {
+        assert!(
+            t1.elapsed() < ELECT,
+            "writes did not resume on the new leader\n{}",
+            c.logs_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let acked = load.finish();
+    let after_kill = acked.iter().filter(|(_, t)| *t > killed_at).count();
+    assert!(
+        after_kill > 0,
+        "no write acknowledged after the leader died"
+    );
+    c.start_node(leader);
+    c.wait_for_leader(ELECT);
+    c.wait_converged(ELECT);
+    verify_everywhere(&c, &acked);
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "leader kill: {} acknowledged writes ({after_kill} after the kill) on all 3 nodes",
+            acked.len()
+        );
+    }
+}
+
+#[test]
+fn random_sigkill_restart_loop_keeps_every_acknowledged_write() {
+    let seed = std::env::var("ARBOR_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("kill loop seed {seed} (replay: ARBOR_TEST_SEED={seed})");
+    }
+    let mut rng = seed | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut c = Cluster::start(3);
+    c.wait_for_leader(ELECT);
+    let addrs: Vec<SocketAddr> = c.nodes.iter().map(|n| n.client).collect();
+    let load = Load::start(addrs, 3, "c");
+    for round in 0..5 {
+        let victim = (next() % 3) as usize;
+        let before = load.acked_so_far();
+        c.kill9(victim);
+        std::thread::sleep(Duration::from_millis(200 + next() % 400));
+        c.start_node(victim);
+        c.wait_for_leader(ELECT);
+        // Progress with the victim back before the next kill.
+        let t = Instant::now();
+        while load.acked_so_far() < before + 20 {
+            assert!(
+                t.elapsed() < ELECT,
+                "no progress in round {round} (seed {seed})\n{}",
+                c.logs_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let acked = load.finish();
+    c.wait_converged(ELECT);
+    verify_everywhere(&c, &acked);
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "kill loop (seed {seed}): {} acknowledged writes on all 3 nodes after 5 SIGKILLs",
+            acked.len()
+        );
+    }
+}
+
+#[test]
+fn arbor_cluster_starts_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = free_base_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(["cluster", "--nodes", "3", "--tick-ms", "200", "--base-port"])
+        .arg(base.to_string())
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn arbor cluster");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let connect = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(c) = l.strip_prefix("connect: ") {
+                    break c.to_string();
+                }
+            }
+            other => {
+                let _ = child.kill();
+                panic!("arbor cluster printed no connect string: {other:?}");
+            }
+        }
+    };
+    let addrs: Vec<SocketAddr> = connect
+        .split(',')
+        .map(|a| a.parse().expect("connect string address"))
+        .collect();
+    assert_eq!(addrs.len(), 3);
+    assert_eq!(addrs[0].port(), base);
+    for n in 1..=3 {
+        let myid = std::fs::read_to_string(dir.path().join(format!("node{n}/data/myid")));
+        assert_eq!(myid.expect("myid").trim(), n.to_string());
+    }
+    // One leader, and a write through one node is read on another.
+    let t = Instant::now();
+    let mut leaders;
+    loop {
+        let modes: Vec<String> = addrs
+            .iter()
+            .map(|a| four_letter(*a, "srvr").unwrap_or_default())
+            .collect();
+        leaders = modes.iter().filter(|m| m.contains("Mode: leader")).count();
+        let followers = modes
+            .iter()
+            .filter(|m| m.contains("Mode: follower"))
+            .count();
+        if leaders == 1 && followers == 2 {
+            break;
+        }
+        assert!(t.elapsed() < ELECT, "cluster did not form: {modes:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(leaders, 1);
+    let mut w = RawClient::connect(addrs[0], SESSION_MS).expect("connect");
+    assert_eq!(w.create("/cluster", b"ok").unwrap(), 0);
+    let mut r = RawClient::connect(addrs[2], SESSION_MS).expect("connect");
+    r.sync("/").unwrap();
+    assert_eq!(r.get("/cluster").unwrap(), Some(b"ok".to_vec()));
+    drop((w, r));
+    // SIGTERM is forwarded; every child stops and the parent exits 0.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "arbor cluster exited with {status}");
+    for a in &addrs {
+        assert!(
+            TcpStream::connect_timeout(a, Duration::from_millis(500)).is_err(),
+            "{a} still serving after arbor cluster stopped"
+        );
+    }
+}
+
+fn wait_bounded(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if t.elapsed() > within {
+            let _ = child.kill();
+            panic!("process did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A base port P with P..P+2, P+100..P+102 and P+200..P+202 all free right now.
+fn free_base_port() -> u16 {
+    for _ in 0..200 {
+        let base = common::free_ports(1)[0];
+        if base > 65_000 {
+            continue;
+        }
+        let all_free = [0u16, 1, 2, 100, 101, 102, 200, 201, 202]
+            .iter()
+            .all(|off| std::net::TcpListener::bind(("127.0.0.1", base + off)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free port range found");
+}
