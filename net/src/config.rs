@@ -54,6 +54,9 @@ pub struct Config {
     /// `arbor.clusterId` (an Arbor key, decimal or `0x` hex): the ensemble identity checked
     /// in the peer handshake. Absent: derived from the `server.N` lines.
     pub cluster_id: Option<u64>,
+    /// `arbor.peerQueueMax` (an Arbor key): messages queued per peer link before the link
+    /// is dropped as too slow (default [`crate::peer::QUEUE_MAX_DEFAULT`]).
+    pub peer_queue_max: Option<usize>,
 }
 
 /// Which four-letter words are served.
@@ -262,6 +265,7 @@ struct Builder {
     purge_interval_hours: Option<u64>,
     four_letter_words: Option<FourLetterWords>,
     cluster_id: Option<u64>,
+    peer_queue_max: Option<usize>,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -332,6 +336,13 @@ impl Builder {
                     None => value.parse().ok(),
                 };
                 self.cluster_id = Some(parsed.ok_or_else(|| bad("not a u64 (decimal or 0x hex)"))?);
+            }
+            "arbor.peerQueueMax" => {
+                let v = uint(u32::MAX as u64)?;
+                if v == 0 {
+                    return Err(bad("must be positive"));
+                }
+                self.peer_queue_max = Some(v as usize);
             }
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
@@ -416,6 +427,7 @@ impl Builder {
             servers: self.servers,
             myid: None,
             cluster_id: self.cluster_id,
+            peer_queue_max: self.peer_queue_max,
         };
         Ok((cfg, self.warnings))
     }

@@ -15,7 +15,7 @@ use arbor_core::proto::jute::{
     ConnectRequest, CreateRequest, PathRequest, PathWatchRequest, Reply, Request, ResponseBody,
     SetDataRequest, DEFAULT_MAX_FRAME_LEN,
 };
-use arbor_core::types::{Acl, SessionId, Zxid};
+use arbor_core::types::{Acl, OpCode, SessionId, Zxid};
 
 /// Socket timeouts of the raw client and probes.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +50,11 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 impl Cluster {
     /// Writes zoo.cfg and myid for `n` nodes and starts them all.
     pub fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, "")
+    }
+
+    /// [`Cluster::start`] with `extra` zoo.cfg lines for every node.
+    pub fn start_with(n: usize, extra: &str) -> Cluster {
         let tmp = tempfile::tempdir().expect("tempdir");
         let ports = free_ports(3 * n);
         let mut servers = String::new();
@@ -70,7 +75,7 @@ impl Cluster {
             let cfg = format!(
                 "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
                  clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n\
-                 minSessionTimeout=400\nmaxSessionTimeout=10000\n{servers}",
+                 minSessionTimeout=400\nmaxSessionTimeout=10000\n{extra}{servers}",
                 data.display(),
                 ports[i]
             );
@@ -110,6 +115,18 @@ impl Cluster {
             .spawn()
             .expect("spawn arbor serve");
         node.child = Some(child);
+    }
+
+    /// Sends `sig` (e.g. STOP / CONT) to node `i`.
+    pub fn signal(&self, i: usize, sig: rustix::process::Signal) {
+        let child = self.nodes[i].child.as_ref().expect("running node");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, sig).expect("signal");
+    }
+
+    /// The text of node `i`'s log.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].dir.join("arbor.log")).unwrap_or_default()
     }
 
     /// SIGKILL node `i` and reap it.
@@ -198,8 +215,15 @@ impl Cluster {
         for n in &self.nodes {
             let text = std::fs::read_to_string(n.dir.join("arbor.log")).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            s.push_str(&format!("--- node {} log (tail) ---\n", n.id));
-            for l in &lines[lines.len().saturating_sub(15)..] {
+            s.push_str(&format!(
+                "--- node {} log (warnings, then tail) ---\n",
+                n.id
+            ));
+            let warns = lines
+                .iter()
+                .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "));
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            for l in warns.take(20).chain(tail.iter()) {
                 s.push_str(l);
                 s.push('\n');
             }
@@ -311,6 +335,26 @@ impl RawClient {
             }
             assert_eq!(r.header.xid, self.xid, "replies in request order");
             return Ok(r);
+        }
+    }
+
+    /// Sends `req` without waiting; returns its xid (read the reply with `recv`).
+    pub fn send(&mut self, req: &Request) -> Result<i32, Broken> {
+        self.xid += 1;
+        let mut out = Vec::new();
+        encode_request(self.xid, req, &mut out);
+        self.s.write_all(&out).map_err(|_| Broken)?;
+        Ok(self.xid)
+    }
+
+    /// The next reply (not a notification) for a request of op `op`.
+    pub fn recv(&mut self, op: OpCode) -> Result<Reply, Broken> {
+        loop {
+            let p = self.frame()?;
+            let r = decode_reply(&p, op).map_err(|_| Broken)?;
+            if r.header.xid != -1 {
+                return Ok(r);
+            }
         }
     }
 

@@ -19,8 +19,11 @@
 //! - **Reconnect**: a dialer retries with exponential backoff from [`BACKOFF_MIN`] to
 //!   [`BACKOFF_MAX`], each delay with up to 50% random jitter.
 //! - **Bounded**: frames above `max_frame_len` are refused (the link closes with a `warn!`);
-//!   each link's send queue holds `queue_max` messages and the core task drops a link whose
-//!   queue is full rather than wait (Zab resynchronizes the peer when it reconnects).
+//!   each link's send queue holds at most `queue_max` messages and `queue_bytes_max` encoded
+//!   bytes (one larger message, e.g. a SNAP, is let through an empty queue), and the core
+//!   task drops a link whose queue is full rather than wait (Zab resynchronizes the peer
+//!   when it reconnects). Messages are encoded by [`LinkSender::send`], so the byte count
+//!   is exact.
 //! - **Hostile bytes** close that link only, with a `warn!`; nothing here panics on input.
 
 pub mod wire;
@@ -28,12 +31,12 @@ pub mod wire;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_core::types::ServerId;
-use arbor_core::zab::message::PeerMessage;
+use arbor_core::zab::message::{encode_peer, PeerMessage};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -41,7 +44,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 pub use wire::PeerLinkError;
-use wire::{read_frame, read_message, write_frame, write_message, Hello, LINK_VERSION};
+use wire::{read_frame, read_message, write_frame, Hello, LINK_VERSION};
 
 /// How long a new connection may take to complete the hello exchange.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,6 +57,86 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
 pub const MAX_FRAME_LEN_DEFAULT: u32 = 512 * 1024 * 1024;
 /// Default messages queued per link before the link is dropped as too slow.
 pub const QUEUE_MAX_DEFAULT: usize = 16 * 1024;
+/// Default encoded bytes queued per link before the link is dropped as too slow.
+pub const QUEUE_BYTES_MAX_DEFAULT: usize = 64 * 1024 * 1024;
+
+/// The core task's end of one link: encodes messages and queues them without waiting.
+#[derive(Clone, Debug)]
+pub struct LinkSender {
+    tx: mpsc::Sender<Vec<u8>>,
+    queued_bytes: Arc<AtomicUsize>,
+    bytes_max: usize,
+}
+
+/// Why [`LinkSender::send`] did not queue a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkSendError {
+    /// The link is gone.
+    Closed,
+    /// The queue is at its message or byte bound: the peer is too slow.
+    Full,
+}
+
+impl LinkSender {
+    /// A sender and the receiving end its writer drains (for tests of the core task).
+    pub fn channel(messages_max: usize, bytes_max: usize) -> (LinkSender, LinkReceiver) {
+        let (tx, rx) = mpsc::channel(messages_max);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let s = LinkSender {
+            tx,
+            queued_bytes: queued_bytes.clone(),
+            bytes_max,
+        };
+        (s, LinkReceiver { rx, queued_bytes })
+    }
+
+    /// Encodes `msg` and queues it, or says why not; never waits.
+    pub fn send(&self, msg: &PeerMessage) -> Result<(), LinkSendError> {
+        if self.tx.is_closed() {
+            return Err(LinkSendError::Closed);
+        }
+        let bytes = encode_peer(msg);
+        let len = bytes.len();
+        let queued = self.queued_bytes.load(Ordering::Relaxed);
+        if queued > 0 && queued.saturating_add(len) > self.bytes_max {
+            return Err(LinkSendError::Full);
+        }
+        self.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        match self.tx.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                Err(match e {
+                    mpsc::error::TrySendError::Full(_) => LinkSendError::Full,
+                    mpsc::error::TrySendError::Closed(_) => LinkSendError::Closed,
+                })
+            }
+        }
+    }
+}
+
+/// The writer's end of a link queue.
+#[derive(Debug)]
+pub struct LinkReceiver {
+    rx: mpsc::Receiver<Vec<u8>>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl LinkReceiver {
+    /// The next encoded message (waits); `None` once every sender is dropped.
+    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+        let b = self.rx.recv().await?;
+        self.queued_bytes.fetch_sub(b.len(), Ordering::Relaxed);
+        Some(b)
+    }
+
+    /// The next encoded message if one is queued.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        let b = self.rx.try_recv().ok()?;
+        self.queued_bytes.fetch_sub(b.len(), Ordering::Relaxed);
+        Some(b)
+    }
+}
 
 /// Identifies one link incarnation (a new TCP connection gets a new id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,7 +152,7 @@ pub enum PeerEvent {
         /// This link.
         link: LinkId,
         /// The link's bounded send queue (dropping every clone closes the link).
-        tx: mpsc::Sender<PeerMessage>,
+        tx: LinkSender,
     },
     /// A message arrived on `link`.
     Message {
@@ -102,6 +185,8 @@ pub struct PeerOptions {
     pub max_frame_len: u32,
     /// Messages queued per link.
     pub queue_max: usize,
+    /// Encoded bytes queued per link.
+    pub queue_bytes_max: usize,
 }
 
 /// The running transport (its tasks stop on shutdown or when dropped with the runtime).
@@ -358,7 +443,7 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
         debug!(peer = %peer, error = %e, "set_nodelay failed");
     }
     let (mut rd, wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<PeerMessage>(shared.opts.queue_max);
+    let (tx, mut rx) = LinkSender::channel(shared.opts.queue_max, shared.opts.queue_bytes_max);
     if shared
         .events
         .send(PeerEvent::Up { peer, link, tx })
@@ -384,11 +469,11 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     };
     let writer = async {
         let mut w = BufWriter::new(wr);
-        while let Some(msg) = rx.recv().await {
-            write_message(&mut w, &msg, max).await?;
+        while let Some(bytes) = rx.recv().await {
+            write_frame(&mut w, &bytes, max).await?;
             // Batch what is already queued, then flush once.
-            while let Ok(msg) = rx.try_recv() {
-                write_message(&mut w, &msg, max).await?;
+            while let Some(bytes) = rx.try_recv() {
+                write_frame(&mut w, &bytes, max).await?;
             }
             w.flush().await?;
         }
@@ -441,6 +526,27 @@ mod tests {
         ]);
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[tokio::test]
+    async fn link_queue_bounds_messages_and_bytes() {
+        let ping = PeerMessage::Ping;
+        let one = encode_peer(&ping).len();
+        // Message bound.
+        let (tx, mut rx) = LinkSender::channel(2, usize::MAX);
+        tx.send(&ping).unwrap();
+        tx.send(&ping).unwrap();
+        assert_eq!(tx.send(&ping), Err(LinkSendError::Full));
+        assert!(rx.recv().await.is_some());
+        tx.send(&ping).unwrap();
+        // Byte bound: a message larger than the bound passes an empty queue only.
+        let (tx, mut rx) = LinkSender::channel(100, one);
+        tx.send(&ping).unwrap();
+        assert_eq!(tx.send(&ping), Err(LinkSendError::Full));
+        assert_eq!(rx.recv().await.map(|b| b.len()), Some(one));
+        tx.send(&ping).unwrap();
+        drop(rx);
+        assert_eq!(tx.send(&ping), Err(LinkSendError::Closed));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! or ids is a [`PeerLinkError`] and the connection is closed.
 
 use arbor_core::types::ServerId;
-use arbor_core::zab::message::{decode_peer, encode_peer, PeerMessage, PeerProtocolError};
+#[cfg(test)]
+use arbor_core::zab::message::encode_peer;
+use arbor_core::zab::message::{decode_peer, PeerMessage, PeerProtocolError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// First bytes of every hello.
@@ -189,6 +191,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Writes one peer message as a frame.
+#[cfg(test)]
 pub(crate) async fn write_message<W: AsyncWrite + Unpin>(
     w: &mut W,
     msg: &PeerMessage,

@@ -19,7 +19,7 @@ use tracing::{debug, error, warn};
 
 use super::storage_task::StorageHandle;
 use super::ServeError;
-use crate::peer::{LinkId, PeerEvent};
+use crate::peer::{LinkId, LinkSendError, LinkSender, PeerEvent};
 use crate::storage::{StorageError, StorageOp};
 
 /// Requests remembered per connection for latency accounting.
@@ -145,7 +145,7 @@ struct ConnEntry {
 struct Driver {
     conns: BTreeMap<ConnId, ConnEntry>,
     /// The current link to each connected peer and its bounded send queue.
-    links: BTreeMap<ServerId, (LinkId, mpsc::Sender<PeerMessage>)>,
+    links: BTreeMap<ServerId, (LinkId, LinkSender)>,
     /// Inputs produced while draining (a link dropped as too slow), fed after the drain.
     deferred: VecDeque<Input>,
     /// Whether the replica has peers (`Mode::Standalone` otherwise).
@@ -272,16 +272,13 @@ impl Driver {
             return;
         };
         let link = *link;
-        match tx.try_send(msg) {
-            Ok(()) => {}
-            Err(e) => {
-                if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                    warn!(peer = %to, link = link.0, "peer send queue full; dropping the link");
-                }
-                self.links.remove(&to);
-                self.deferred
-                    .push_back(Input::PeerDisconnected { peer: to });
+        if let Err(e) = tx.send(&msg) {
+            if e == LinkSendError::Full {
+                warn!(peer = %to, link = link.0, "peer send queue full; dropping the link");
             }
+            self.links.remove(&to);
+            self.deferred
+                .push_back(Input::PeerDisconnected { peer: to });
         }
     }
 
@@ -453,5 +450,100 @@ impl Driver {
                 self.conns.remove(&conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::LinkSender;
+
+    fn up(d: &mut Driver, peer: u64, link: u64, messages_max: usize) -> crate::peer::LinkReceiver {
+        let (tx, rx) = LinkSender::channel(messages_max, usize::MAX);
+        let ev = PeerEvent::Up {
+            peer: ServerId(peer),
+            link: LinkId(link),
+            tx,
+        };
+        assert!(d.on_peer_event(ev).is_none());
+        rx
+    }
+
+    fn msg(peer: u64, link: u64) -> PeerEvent {
+        PeerEvent::Message {
+            peer: ServerId(peer),
+            link: LinkId(link),
+            msg: PeerMessage::Ping,
+        }
+    }
+
+    fn down(peer: u64, link: u64) -> PeerEvent {
+        PeerEvent::Down {
+            peer: ServerId(peer),
+            link: LinkId(link),
+        }
+    }
+
+    #[test]
+    fn link_events_follow_the_core_contract() {
+        let mut d = Driver::default();
+        let _rx1 = up(&mut d, 2, 1, 8);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerConnected { peer: ServerId(2) })
+        ));
+        assert!(matches!(
+            d.on_peer_event(msg(2, 1)),
+            Some(Input::Peer {
+                from: ServerId(2),
+                ..
+            })
+        ));
+        // A newer link replaces the old: disconnect, then connect; the old link's late
+        // messages and its close are not delivered.
+        let _rx2 = up(&mut d, 2, 2, 8);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerDisconnected { peer: ServerId(2) })
+        ));
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerConnected { peer: ServerId(2) })
+        ));
+        assert!(d.on_peer_event(msg(2, 1)).is_none());
+        assert!(d.on_peer_event(down(2, 1)).is_none());
+        assert!(d.on_peer_event(msg(2, 2)).is_some());
+        assert!(matches!(
+            d.on_peer_event(down(2, 2)),
+            Some(Input::PeerDisconnected { peer: ServerId(2) })
+        ));
+        assert!(d.links.is_empty());
+        assert!(d.deferred.is_empty());
+    }
+
+    #[test]
+    fn a_full_link_queue_drops_the_link_without_waiting() {
+        let mut d = Driver::default();
+        let mut rx = up(&mut d, 3, 7, 1);
+        d.deferred.clear();
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerDisconnected { peer: ServerId(3) })
+        ));
+        assert!(d.links.is_empty());
+        // Later sends to the peer are dropped like on a broken connection.
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
+        // The link's own close arrives later and is not reported twice.
+        assert!(d.on_peer_event(down(3, 7)).is_none());
+        // Exactly the one queued message reached the writer; the queue is now closed.
+        assert!(rx.try_recv().is_some());
+        assert!(rx.try_recv().is_none());
+        // Sending to a peer that never connected is a no-op.
+        d.send_peer(ServerId(9), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
     }
 }

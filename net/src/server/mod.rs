@@ -54,7 +54,7 @@ use crate::config::{Config, ConfigError, FourLetterWords, ServerRole};
 use crate::peer::{self, PeerOptions, PeerTransport};
 use crate::storage::{FileStorage, StorageError, StorageOptions};
 
-/// Everything `arbor serve` needs to start a standalone server.
+/// Everything `arbor serve` needs to start a server (standalone or an ensemble member).
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// Client port address (`clientPortAddress:clientPort`); port 0 picks a free port.
@@ -108,6 +108,8 @@ pub struct EnsembleOptions {
     pub max_frame_len: u32,
     /// Messages queued per peer link before it is dropped as too slow.
     pub queue_max: usize,
+    /// Encoded bytes queued per peer link before it is dropped as too slow.
+    pub queue_bytes_max: usize,
 }
 
 impl ServeOptions {
@@ -244,7 +246,8 @@ fn ensemble_options(cfg: &Config) -> Result<EnsembleOptions, ServeError> {
         init_limit_ticks: cfg.init_limit_ticks,
         sync_limit_ticks: cfg.sync_limit_ticks,
         max_frame_len: peer::MAX_FRAME_LEN_DEFAULT,
-        queue_max: peer::QUEUE_MAX_DEFAULT,
+        queue_max: cfg.peer_queue_max.unwrap_or(peer::QUEUE_MAX_DEFAULT),
+        queue_bytes_max: peer::QUEUE_BYTES_MAX_DEFAULT,
     })
 }
 
@@ -397,6 +400,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
                 cluster_id: e.cluster_id,
                 max_frame_len: e.max_frame_len,
                 queue_max: e.queue_max,
+                queue_bytes_max: e.queue_bytes_max,
             };
             let t = peer::start(popts, peer_tx, shutdown_rx.clone())
                 .await
