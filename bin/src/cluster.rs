@@ -7,7 +7,8 @@
 //! written for ZooKeeper compatibility; Arbor elects over the peer port). Re-running on the
 //! same directory keeps each node's data.
 //!
-//! It prints the connect string, forwards SIGINT / SIGTERM to the children as SIGTERM and
+//! It prints each node's pid, client address and log, then the connect string (a line
+//! `connect: 127.0.0.1:P,127.0.0.1:P+1,...`), forwards SIGINT / SIGTERM to the children as SIGTERM and
 //! waits for them (SIGKILL after [`STOP_GRACE`]), and exits non-zero if a child exits on
 //! its own.
 
@@ -135,6 +136,7 @@ async fn run(configs: Vec<PathBuf>, ports: Vec<Ports>) -> anyhow::Result<()> {
         .context("SIGTERM handler")?;
     let (exited_tx, mut exited_rx) = mpsc::unbounded_channel();
     let mut pids = Vec::new();
+    let mut lines = Vec::new();
     for (i, cfg) in configs.iter().enumerate() {
         let log_path = cfg.with_file_name("arbor.log");
         let log = std::fs::OpenOptions::new()
@@ -157,8 +159,16 @@ async fn run(configs: Vec<PathBuf>, ports: Vec<Ports>) -> anyhow::Result<()> {
                 return Err(e).context("spawning arbor serve");
             }
         };
-        let pid = child.id().and_then(|p| Pid::from_raw(p as i32));
+        let raw_pid = child.id();
+        let pid = raw_pid.and_then(|p| Pid::from_raw(p as i32));
         pids.push((i + 1, pid));
+        lines.push(format!(
+            "node {}: pid {} client 127.0.0.1:{} log {}",
+            i + 1,
+            raw_pid.map_or_else(|| "?".to_string(), |p| p.to_string()),
+            ports[i].client,
+            log_path.display()
+        ));
         let tx = exited_tx.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -173,16 +183,10 @@ async fn run(configs: Vec<PathBuf>, ports: Vec<Ports>) -> anyhow::Result<()> {
         .map(|p| format!("127.0.0.1:{}", p.client))
         .collect();
     let mut stdout = std::io::stdout();
-    writeln!(
-        stdout,
-        "arbor cluster: {} nodes; logs in {}/node*/arbor.log",
-        ports.len(),
-        configs[0]
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(Path::new("."))
-            .display()
-    )?;
+    writeln!(stdout, "arbor cluster: {} nodes", ports.len())?;
+    for l in &lines {
+        writeln!(stdout, "{l}")?;
+    }
     writeln!(stdout, "connect: {}", connect.join(","))?;
     stdout.flush()?;
     tokio::select! {

@@ -336,81 +336,147 @@ fn random_sigkill_restart_loop_keeps_every_acknowledged_write() {
     }
 }
 
-#[test]
-fn arbor_cluster_starts_serves_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arbor"))
-        .args(["cluster", "--nodes", "3", "--tick-ms", "200", "--base-port"])
-        .arg(base.to_string())
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn arbor cluster");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let connect = loop {
-        match lines.next() {
-            Some(Ok(l)) => {
-                if let Some(c) = l.strip_prefix("connect: ") {
-                    break c.to_string();
+/// `arbor cluster --nodes 3` in a temp dir: the process, its node pids and client addresses.
+struct ArborCluster {
+    child: std::process::Child,
+    pids: Vec<i32>,
+    addrs: Vec<SocketAddr>,
+    base: u16,
+    dir: tempfile::TempDir,
+}
+
+impl ArborCluster {
+    fn spawn() -> ArborCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = free_base_port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arbor"))
+            .args(["cluster", "--nodes", "3", "--tick-ms", "200", "--base-port"])
+            .arg(base.to_string())
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn arbor cluster");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut pids = Vec::new();
+        let connect = loop {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(c) = l.strip_prefix("connect: ") {
+                        break c.to_string();
+                    }
+                    if let Some(rest) = l.strip_prefix("node ") {
+                        let pid = rest.split_whitespace().nth(2).expect("pid field");
+                        pids.push(pid.parse().expect("pid"));
+                    }
+                }
+                other => {
+                    let _ = child.kill();
+                    panic!("arbor cluster printed no connect string: {other:?}");
                 }
             }
-            other => {
-                let _ = child.kill();
-                panic!("arbor cluster printed no connect string: {other:?}");
-            }
+        };
+        // Keep draining stdout so the parent never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let addrs: Vec<SocketAddr> = connect
+            .split(',')
+            .map(|a| a.parse().expect("connect string address"))
+            .collect();
+        assert_eq!(addrs.len(), 3);
+        assert_eq!(pids.len(), 3);
+        ArborCluster {
+            child,
+            pids,
+            addrs,
+            base,
+            dir,
         }
-    };
-    let addrs: Vec<SocketAddr> = connect
-        .split(',')
-        .map(|a| a.parse().expect("connect string address"))
-        .collect();
-    assert_eq!(addrs.len(), 3);
-    assert_eq!(addrs[0].port(), base);
+    }
+
+    /// Waits for one leader and two followers.
+    fn wait_formed(&self) {
+        let t = Instant::now();
+        loop {
+            let modes: Vec<String> = self
+                .addrs
+                .iter()
+                .map(|a| four_letter(*a, "srvr").unwrap_or_default())
+                .collect();
+            let leaders = modes.iter().filter(|m| m.contains("Mode: leader")).count();
+            let followers = modes
+                .iter()
+                .filter(|m| m.contains("Mode: follower"))
+                .count();
+            if leaders == 1 && followers == 2 {
+                return;
+            }
+            assert!(t.elapsed() < ELECT, "cluster did not form: {modes:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn all_ports_closed(&self) {
+        for a in &self.addrs {
+            assert!(
+                TcpStream::connect_timeout(a, Duration::from_millis(500)).is_err(),
+                "{a} still serving after arbor cluster stopped"
+            );
+        }
+    }
+}
+
+impl Drop for ArborCluster {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal_pid(self.child.id() as i32, rustix::process::Signal::TERM);
+            let _ = wait_bounded(&mut self.child, Duration::from_secs(20));
+        }
+    }
+}
+
+fn signal_pid(pid: i32, sig: rustix::process::Signal) {
+    if let Some(p) = rustix::process::Pid::from_raw(pid) {
+        // The process may be gone already.
+        let _ = rustix::process::kill_process(p, sig);
+    }
+}
+
+#[test]
+fn arbor_cluster_starts_serves_and_stops_on_sigterm() {
+    let mut ac = ArborCluster::spawn();
+    assert_eq!(ac.addrs[0].port(), ac.base);
     for n in 1..=3 {
-        let myid = std::fs::read_to_string(dir.path().join(format!("node{n}/data/myid")));
+        let myid = std::fs::read_to_string(ac.dir.path().join(format!("node{n}/data/myid")));
         assert_eq!(myid.expect("myid").trim(), n.to_string());
     }
-    // One leader, and a write through one node is read on another.
-    let t = Instant::now();
-    let mut leaders;
-    loop {
-        let modes: Vec<String> = addrs
-            .iter()
-            .map(|a| four_letter(*a, "srvr").unwrap_or_default())
-            .collect();
-        leaders = modes.iter().filter(|m| m.contains("Mode: leader")).count();
-        let followers = modes
-            .iter()
-            .filter(|m| m.contains("Mode: follower"))
-            .count();
-        if leaders == 1 && followers == 2 {
-            break;
-        }
-        assert!(t.elapsed() < ELECT, "cluster did not form: {modes:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(leaders, 1);
-    let mut w = RawClient::connect(addrs[0], SESSION_MS).expect("connect");
+    ac.wait_formed();
+    // A write through one node is read on another.
+    let mut w = RawClient::connect(ac.addrs[0], SESSION_MS).expect("connect");
     assert_eq!(w.create("/cluster", b"ok").unwrap(), 0);
-    let mut r = RawClient::connect(addrs[2], SESSION_MS).expect("connect");
+    let mut r = RawClient::connect(ac.addrs[2], SESSION_MS).expect("connect");
     r.sync("/").unwrap();
     assert_eq!(r.get("/cluster").unwrap(), Some(b"ok".to_vec()));
     drop((w, r));
     // SIGTERM is forwarded; every child stops and the parent exits 0.
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    signal_pid(ac.child.id() as i32, rustix::process::Signal::TERM);
+    let status = wait_bounded(&mut ac.child, Duration::from_secs(20));
     assert!(status.success(), "arbor cluster exited with {status}");
-    for a in &addrs {
-        assert!(
-            TcpStream::connect_timeout(a, Duration::from_millis(500)).is_err(),
-            "{a} still serving after arbor cluster stopped"
-        );
-    }
+    ac.all_ports_closed();
+}
+
+#[test]
+fn arbor_cluster_fails_when_a_node_dies() {
+    let mut ac = ArborCluster::spawn();
+    ac.wait_formed();
+    signal_pid(ac.pids[1], rustix::process::Signal::KILL);
+    let status = wait_bounded(&mut ac.child, Duration::from_secs(20));
+    assert!(
+        !status.success(),
+        "arbor cluster exited 0 after a node died"
+    );
+    ac.all_ports_closed();
 }
 
 fn wait_bounded(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {

@@ -55,6 +55,8 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Default largest frame: snapshots travel in one SNAP message, so this bounds the tree a
 /// follower can be synced with.
 pub const MAX_FRAME_LEN_DEFAULT: u32 = 512 * 1024 * 1024;
+/// Accepted peer connections (handshaking or linked) beyond which new ones are refused.
+pub const PEER_CONNS_MAX: usize = 256;
 /// Default messages queued per link before the link is dropped as too slow.
 pub const QUEUE_MAX_DEFAULT: usize = 16 * 1024;
 /// Default encoded bytes queued per link before the link is dropped as too slow.
@@ -302,6 +304,11 @@ async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
         match accepted {
+            Ok((stream, addr)) if conns.len() >= PEER_CONNS_MAX => {
+                // A real ensemble holds one link per member; this many is a flood.
+                warn!(%addr, open = conns.len(), "too many peer connections; refused");
+                drop(stream);
+            }
             Ok((stream, addr)) => {
                 let shared = shared.clone();
                 conns.spawn(async move {
