@@ -39,7 +39,7 @@ use arbor_core::types::ServerId;
 use arbor_core::zab::message::{encode_peer, PeerMessage};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -68,6 +68,9 @@ pub struct LinkSender {
     tx: mpsc::Sender<Vec<u8>>,
     queued_bytes: Arc<AtomicUsize>,
     bytes_max: usize,
+    /// Dropped with the last clone: tells the link to close even while its writer is
+    /// blocked on a peer that stopped reading.
+    _alive: Arc<oneshot::Sender<()>>,
 }
 
 /// Why [`LinkSender::send`] did not queue a message.
@@ -84,12 +87,19 @@ impl LinkSender {
     pub fn channel(messages_max: usize, bytes_max: usize) -> (LinkSender, LinkReceiver) {
         let (tx, rx) = mpsc::channel(messages_max);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let (alive_tx, alive_rx) = oneshot::channel();
         let s = LinkSender {
             tx,
             queued_bytes: queued_bytes.clone(),
             bytes_max,
+            _alive: Arc::new(alive_tx),
         };
-        (s, LinkReceiver { rx, queued_bytes })
+        let r = LinkReceiver {
+            rx,
+            queued_bytes,
+            alive: Some(alive_rx),
+        };
+        (s, r)
     }
 
     /// Encodes `msg` and queues it, or says why not; never waits.
@@ -122,6 +132,7 @@ impl LinkSender {
 pub struct LinkReceiver {
     rx: mpsc::Receiver<Vec<u8>>,
     queued_bytes: Arc<AtomicUsize>,
+    alive: Option<oneshot::Receiver<()>>,
 }
 
 impl LinkReceiver {
@@ -130,6 +141,19 @@ impl LinkReceiver {
         let b = self.rx.recv().await?;
         self.queued_bytes.fetch_sub(b.len(), Ordering::Relaxed);
         Some(b)
+    }
+
+    /// A future that resolves once every [`LinkSender`] clone is gone (the core dropped the
+    /// link), split off so the writer can own the queue while the link waits on it.
+    pub fn take_abandoned(&mut self) -> impl std::future::Future<Output = ()> {
+        let rx = self.alive.take();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The next encoded message if one is queued.
@@ -451,6 +475,7 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     }
     let (mut rd, wr) = stream.into_split();
     let (tx, mut rx) = LinkSender::channel(shared.opts.queue_max, shared.opts.queue_bytes_max);
+    let abandoned = rx.take_abandoned();
     if shared
         .events
         .send(PeerEvent::Up { peer, link, tx })
@@ -487,6 +512,7 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
         Ok::<(), PeerLinkError>(())
     };
     let ended: Result<(), PeerLinkError> = tokio::select! {
+        () = abandoned => Ok(()),
         r = reader => r,
         w = writer => w,
     };
@@ -554,6 +580,16 @@ mod tests {
         tx.send(&ping).unwrap();
         drop(rx);
         assert_eq!(tx.send(&ping), Err(LinkSendError::Closed));
+        // Dropping every sender clone signals the link even if nothing is read.
+        let (tx, mut rx) = LinkSender::channel(1, usize::MAX);
+        let tx2 = tx.clone();
+        let abandoned = rx.take_abandoned();
+        drop(tx);
+        tx2.send(&ping).unwrap();
+        drop(tx2);
+        tokio::time::timeout(Duration::from_secs(5), abandoned)
+            .await
+            .expect("abandonment signalled");
     }
 
     #[test]
