@@ -54,7 +54,7 @@ fn throughput(addrs: &[SocketAddr], clients: usize, depth: usize, run: Duration)
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut c = RawClient::connect(addr, SESSION_MS).expect("connect");
-                let path = format!("/tp-{k}");
+                let path = format!("/tp-{clients}x{depth}-{k}");
                 assert_eq!(c.create(&path, b"").expect("create"), 0);
                 let req = Request::SetData(SetDataRequest {
                     path,
