@@ -193,6 +193,43 @@ fn three_nodes_form_replicate_and_report_one_leader() {
         leader,
         "hostile bytes disturbed the ensemble"
     );
+    // A peer that passes the handshake (it knows the cluster id and claims to be server 3)
+    // and then announces a frame above the limit, then garbage: the link closes; the real
+    // server 3 reconnects and the ensemble serves again.
+    for body in [
+        u32::MAX.to_be_bytes().to_vec(),
+        [0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF].to_vec(),
+    ] {
+        let mut s = TcpStream::connect_timeout(&peer, IO_TIMEOUT).expect("peer port");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.write_all(&hello_for(&c, 2, 1)).unwrap();
+        let mut reply = [0u8; 34];
+        s.read_exact(&mut reply).expect("hello answered");
+        assert_eq!(&reply[4..8], b"ARBP");
+        let _ = s.write_all(&body);
+        let mut rest = Vec::new();
+        let r = s.read_to_end(&mut rest);
+        assert!(
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "link with a hostile frame not closed: {r:?}"
+        );
+    }
+    let log = c.log(0);
+    assert!(
+        log.contains("peer connection refused"),
+        "refusals not logged"
+    );
+    assert!(
+        log.contains("frame length 4294967295 exceeds limit"),
+        "long frame not logged"
+    );
+    assert!(
+        log.contains("peer link closed: bad input"),
+        "bad frame not logged"
+    );
+    c.wait_for_leader(ELECT);
     let mut w = RawClient::connect(c.nodes[0].client, SESSION_MS).expect("connect");
     assert_eq!(w.create("/after-junk", b"x").unwrap(), 0);
 }
