@@ -359,8 +359,10 @@ impl Server {
     }
 }
 
-/// Opens the storage, binds the client port, starts the tasks and returns once the server
-/// elected itself and accepts clients. Must be called inside a tokio runtime.
+/// Opens the storage, binds the client port (and for an ensemble the peer port), starts the
+/// tasks and returns once the server accepts clients: a standalone server after it elected
+/// itself, an ensemble member at once (it answers sessions once it joined a quorum). Must be
+/// called inside a tokio runtime.
 pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     opts.replica_config()?;
     let opened = FileStorage::open(opts.storage.clone())?;
