@@ -1,8 +1,10 @@
 //! The `arbor` command.
 //!
-//! Subcommands: `serve` (a standalone server over TCP and disk) and `sim` (the
-//! deterministic simulator). `cluster`, `bench` and `cli` arrive with their issues.
+//! Subcommands: `serve` (a server over TCP and disk, standalone or an ensemble member),
+//! `cluster` (a local ensemble of `serve` processes) and `sim` (the deterministic
+//! simulator). `bench` and `cli` arrive with their issues.
 
+mod cluster;
 mod serve;
 mod sim;
 
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve clients: the embedded default (127.0.0.1:2181, ./arbor-data) or a zoo.cfg.
     Serve(serve::ServeArgs),
+    /// Run a local ensemble: N `arbor serve` processes on loopback; prints the connect string.
+    Cluster(cluster::ClusterArgs),
     /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
     Sim(sim::SimArgs),
 }
@@ -28,6 +32,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::main(args)?,
+        Command::Cluster(args) => {
+            serve::init_logging();
+            cluster::main(args)?
+        }
         Command::Sim(args) => {
             let ok = sim::main(args)?;
             if !ok {

@@ -2,7 +2,8 @@
 //!
 //! With no arguments it starts the embedded default: a standalone server on
 //! 127.0.0.1:2181 with its data in `./arbor-data`. With `--config FILE` it reads a
-//! ZooKeeper `zoo.cfg` (and `myid` in its dataDir), so an existing configuration works.
+//! ZooKeeper `zoo.cfg` (and `myid` in its dataDir), so an existing configuration works;
+//! `server.N` lines make it an ensemble member.
 
 use std::path::PathBuf;
 
@@ -19,17 +20,23 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGTERM / SIGINT; an error says why it could not start or stopped.
 pub fn main(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let opts = match &args.config {
         Some(path) => ServeOptions::from_config_file(path)
             .with_context(|| format!("reading configuration {}", path.display()))?,
         None => ServeOptions::embedded_default(),
     };
     run(opts).context("arbor serve stopped")
+}
+
+/// `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -51,6 +51,12 @@ pub struct Config {
     pub servers: BTreeMap<ServerId, ServerSpec>,
     /// `dataDir/myid` (read by [`Config::load`]; `None` for a standalone server without it).
     pub myid: Option<ServerId>,
+    /// `arbor.clusterId` (an Arbor key, decimal or `0x` hex): the ensemble identity checked
+    /// in the peer handshake. Absent: derived from the `server.N` lines.
+    pub cluster_id: Option<u64>,
+    /// `arbor.peerQueueMax` (an Arbor key): messages queued per peer link before the link
+    /// is dropped as too slow (default [`crate::peer::QUEUE_MAX_DEFAULT`]).
+    pub peer_queue_max: Option<usize>,
 }
 
 /// Which four-letter words are served.
@@ -258,6 +264,8 @@ struct Builder {
     snap_retain_count: Option<(usize, u64)>,
     purge_interval_hours: Option<u64>,
     four_letter_words: Option<FourLetterWords>,
+    cluster_id: Option<u64>,
+    peer_queue_max: Option<usize>,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -322,6 +330,20 @@ impl Builder {
                 self.snap_retain_count = Some((line, uint(u32::MAX as u64)?));
             }
             "autopurge.purgeInterval" => self.purge_interval_hours = Some(uint(24 * 365 * 100)?),
+            "arbor.clusterId" => {
+                let parsed = match value.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                    None => value.parse().ok(),
+                };
+                self.cluster_id = Some(parsed.ok_or_else(|| bad("not a u64 (decimal or 0x hex)"))?);
+            }
+            "arbor.peerQueueMax" => {
+                let v = uint(u32::MAX as u64)?;
+                if v == 0 {
+                    return Err(bad("must be positive"));
+                }
+                self.peer_queue_max = Some(v as usize);
+            }
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
             }
@@ -404,6 +426,8 @@ impl Builder {
                 .unwrap_or_else(|| FourLetterWords::Only(BTreeSet::from(["srvr".to_string()]))),
             servers: self.servers,
             myid: None,
+            cluster_id: self.cluster_id,
+            peer_queue_max: self.peer_queue_max,
         };
         Ok((cfg, self.warnings))
     }

@@ -256,6 +256,15 @@ impl Replica {
         }
     }
 
+    /// On a leader: (learners connected, learners synced), as ZooKeeper's `mntr` reports
+    /// `zk_followers` / `zk_synced_followers`. `None` on any other role.
+    pub fn learner_counts(&self) -> Option<(usize, usize)> {
+        match &self.role {
+            Role::Leading(l) => Some(l.learner_counts()),
+            _ => None,
+        }
+    }
+
     /// Checks this replica's own invariants (see the module doc).
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub fn check_invariants(&self) {

@@ -316,3 +316,24 @@ fn storage_options_follow_data_dirs() {
     assert_eq!(o.data_dir, PathBuf::from("/d"));
     assert_eq!(o.data_log_dir, PathBuf::from("/l"));
 }
+
+#[test]
+fn arbor_keys_cluster_id_and_peer_queue() {
+    let c = parse("dataDir=/d\narbor.clusterId=0xC0FFEE\narbor.peerQueueMax=64\n");
+    assert_eq!(c.cluster_id, Some(0xC0FFEE));
+    assert_eq!(c.peer_queue_max, Some(64));
+    assert_eq!(
+        parse("dataDir=/d\narbor.clusterId=42\n").cluster_id,
+        Some(42)
+    );
+    let d = parse("dataDir=/d\n");
+    assert_eq!((d.cluster_id, d.peer_queue_max), (None, None));
+    assert_eq!(
+        bad("dataDir=/d\narbor.clusterId=0xZZ\n"),
+        (2, "arbor.clusterId".into())
+    );
+    assert_eq!(
+        bad("dataDir=/d\narbor.peerQueueMax=0\n"),
+        (2, "arbor.peerQueueMax".into())
+    );
+}

@@ -11,13 +11,15 @@ use arbor_core::proto::jute::{
     WatcherEvent,
 };
 use arbor_core::replica::{Config, Input, Output, Recovered, Replica};
-use arbor_core::types::{ConnId, Nanos, PersistToken, WallMillis, Zxid};
+use arbor_core::types::{ConnId, Nanos, PersistToken, ServerId, WallMillis, Zxid};
+use arbor_core::zab::message::PeerMessage;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 use tracing::{debug, error, warn};
 
 use super::storage_task::StorageHandle;
 use super::ServeError;
+use crate::peer::{LinkId, LinkSendError, LinkSender, PeerEvent};
 use crate::storage::{StorageError, StorageOp};
 
 /// Requests remembered per connection for latency accounting.
@@ -75,9 +77,37 @@ pub(crate) struct ClientStats {
     pub sent: u64,
 }
 
+/// The server's role as the four-letter words report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Follower,
+    Leader,
+    /// Electing or synchronizing: not serving clients.
+    #[default]
+    NotServing,
+    Standalone,
+}
+
+impl Mode {
+    /// ZooKeeper's name for the mode (`srvr` `Mode:`, `mntr` `zk_server_state`).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Mode::Follower => Some("follower"),
+            Mode::Leader => Some("leader"),
+            Mode::NotServing => None,
+            Mode::Standalone => Some("standalone"),
+        }
+    }
+}
+
 /// Server statistics for the four-letter words.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Stats {
+    pub mode: Mode,
+    /// On a leader: (learners connected, learners synced).
+    pub learners: Option<(usize, usize)>,
+    /// The tree digest at `zxid` (replicas at equal zxids must agree).
+    pub digest: u64,
     pub received: u64,
     pub sent: u64,
     pub outstanding: usize,
@@ -93,6 +123,8 @@ pub(crate) struct CoreArgs {
     pub cfg: Config,
     pub recovered: Recovered,
     pub events: mpsc::Receiver<Event>,
+    /// Link events from the peer transport (an ensemble; never fed for a standalone server).
+    pub peer_events: mpsc::Receiver<PeerEvent>,
     pub storage: StorageHandle,
     pub shutdown: watch::Receiver<bool>,
     pub ready: watch::Sender<bool>,
@@ -112,6 +144,12 @@ struct ConnEntry {
 #[derive(Default)]
 struct Driver {
     conns: BTreeMap<ConnId, ConnEntry>,
+    /// The current link to each connected peer and its bounded send queue.
+    links: BTreeMap<ServerId, (LinkId, LinkSender)>,
+    /// Inputs produced while draining (a link dropped as too slow), fed after the drain.
+    deferred: VecDeque<Input>,
+    /// Whether the replica has peers (`Mode::Standalone` otherwise).
+    ensemble: bool,
     received: u64,
     sent: u64,
     latency_count: u64,
@@ -134,12 +172,14 @@ fn now_since(base: Instant) -> Nanos {
 
 pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
     let base = Instant::now();
-    let mut replica = Replica::recover(a.cfg, a.recovered);
+    let mut replica = Replica::recover(a.cfg.clone(), a.recovered);
     let mut d = Driver {
         latency_min_ns: u64::MAX,
+        ensemble: a.cfg.voters.len() > 1,
         ..Driver::default()
     };
     d.drain(&mut replica, &a.storage, Nanos(0));
+    let mut peers_open = true;
     let result = loop {
         if !*a.ready.borrow() && replica.serving_leader().is_some() {
             a.ready.send_replace(true);
@@ -160,16 +200,28 @@ pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
                 }
                 Some(ev) => d.on_event(ev, &replica, now_since(base)),
             },
+            pe = a.peer_events.recv(), if peers_open => match pe {
+                Some(pe) => d.on_peer_event(pe),
+                // The transport is gone (shutting down) or there never was one.
+                None => {
+                    peers_open = false;
+                    None
+                }
+            },
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
                 Some(Input::Tick)
             }
         };
         if let Some(input) = input {
+            d.deferred.push_back(input);
+        }
+        while let Some(input) = d.deferred.pop_front() {
             let now = now_since(base);
             replica.handle(now, wall(), input);
             d.drain(&mut replica, &a.storage, now);
         }
     };
+    d.links.clear();
     for c in d.conns.values() {
         c.kill.notify_one();
     }
@@ -181,6 +233,55 @@ pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
 }
 
 impl Driver {
+    /// Turns a link event into replica inputs, by the contract the simulator keeps: a link
+    /// is announced (`PeerConnected`) before its first message, messages of a replaced or
+    /// closed link are never delivered, and every announced link is closed exactly once
+    /// (`PeerDisconnected`).
+    fn on_peer_event(&mut self, ev: PeerEvent) -> Option<Input> {
+        match ev {
+            PeerEvent::Up { peer, link, tx } => {
+                if let Some((old, _)) = self.links.insert(peer, (link, tx)) {
+                    // A newer link replaces one the peer abandoned; dropping the old queue
+                    // closes that link.
+                    debug!(peer = %peer, old = old.0, new = link.0, "peer link replaced");
+                    self.deferred.push_back(Input::PeerDisconnected { peer });
+                }
+                self.deferred.push_back(Input::PeerConnected { peer });
+                None
+            }
+            PeerEvent::Message { peer, link, msg } => match self.links.get(&peer) {
+                Some((current, _)) if *current == link => Some(Input::Peer { from: peer, msg }),
+                _ => None,
+            },
+            PeerEvent::Down { peer, link } => match self.links.get(&peer) {
+                Some((current, _)) if *current == link => {
+                    self.links.remove(&peer);
+                    Some(Input::PeerDisconnected { peer })
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Queues `msg` on the link to `to`. Without a link the message is lost, as on a broken
+    /// connection (the core retransmits what matters after `PeerConnected`). A full queue
+    /// drops the link instead of blocking the core task.
+    fn send_peer(&mut self, to: ServerId, msg: PeerMessage) {
+        let Some((link, tx)) = self.links.get(&to) else {
+            debug!(to = %to, "no link to peer; message dropped");
+            return;
+        };
+        let link = *link;
+        if let Err(e) = tx.send(&msg) {
+            if e == LinkSendError::Full {
+                warn!(peer = %to, link = link.0, "peer send queue full; dropping the link");
+            }
+            self.links.remove(&to);
+            self.deferred
+                .push_back(Input::PeerDisconnected { peer: to });
+        }
+    }
+
     /// Turns an event into a replica input (or answers it here).
     fn on_event(&mut self, ev: Event, replica: &Replica, now: Nanos) -> Option<Input> {
         match ev {
@@ -251,7 +352,16 @@ impl Driver {
                 ms(self.latency_max_ns),
             )
         };
+        let mode = match replica.serving_leader() {
+            None => Mode::NotServing,
+            Some(_) if !self.ensemble => Mode::Standalone,
+            Some((leader, _)) if leader == replica.id() => Mode::Leader,
+            Some(_) => Mode::Follower,
+        };
         Stats {
+            mode,
+            learners: replica.learner_counts(),
+            digest: replica.tree().digest(),
             received: self.received,
             sent: self.sent,
             outstanding: self.conns.values().map(|c| c.pending.len()).sum(),
@@ -296,8 +406,7 @@ impl Driver {
                     self.route(conn, ConnOut::Close);
                     self.conns.remove(&conn);
                 }
-                // A standalone server has no peers.
-                Err(Output::Send { to, .. }) => debug!(to = %to, "peer message dropped"),
+                Err(Output::Send { to, msg }) => self.send_peer(to, msg),
                 // `from_output` returned every storage op as `Ok`.
                 Err(other) => debug!(?other, "unexpected output"),
             }
@@ -341,5 +450,100 @@ impl Driver {
                 self.conns.remove(&conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::LinkSender;
+
+    fn up(d: &mut Driver, peer: u64, link: u64, messages_max: usize) -> crate::peer::LinkReceiver {
+        let (tx, rx) = LinkSender::channel(messages_max, usize::MAX);
+        let ev = PeerEvent::Up {
+            peer: ServerId(peer),
+            link: LinkId(link),
+            tx,
+        };
+        assert!(d.on_peer_event(ev).is_none());
+        rx
+    }
+
+    fn msg(peer: u64, link: u64) -> PeerEvent {
+        PeerEvent::Message {
+            peer: ServerId(peer),
+            link: LinkId(link),
+            msg: PeerMessage::Ping,
+        }
+    }
+
+    fn down(peer: u64, link: u64) -> PeerEvent {
+        PeerEvent::Down {
+            peer: ServerId(peer),
+            link: LinkId(link),
+        }
+    }
+
+    #[test]
+    fn link_events_follow_the_core_contract() {
+        let mut d = Driver::default();
+        let _rx1 = up(&mut d, 2, 1, 8);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerConnected { peer: ServerId(2) })
+        ));
+        assert!(matches!(
+            d.on_peer_event(msg(2, 1)),
+            Some(Input::Peer {
+                from: ServerId(2),
+                ..
+            })
+        ));
+        // A newer link replaces the old: disconnect, then connect; the old link's late
+        // messages and its close are not delivered.
+        let _rx2 = up(&mut d, 2, 2, 8);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerDisconnected { peer: ServerId(2) })
+        ));
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerConnected { peer: ServerId(2) })
+        ));
+        assert!(d.on_peer_event(msg(2, 1)).is_none());
+        assert!(d.on_peer_event(down(2, 1)).is_none());
+        assert!(d.on_peer_event(msg(2, 2)).is_some());
+        assert!(matches!(
+            d.on_peer_event(down(2, 2)),
+            Some(Input::PeerDisconnected { peer: ServerId(2) })
+        ));
+        assert!(d.links.is_empty());
+        assert!(d.deferred.is_empty());
+    }
+
+    #[test]
+    fn a_full_link_queue_drops_the_link_without_waiting() {
+        let mut d = Driver::default();
+        let mut rx = up(&mut d, 3, 7, 1);
+        d.deferred.clear();
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(matches!(
+            d.deferred.pop_front(),
+            Some(Input::PeerDisconnected { peer: ServerId(3) })
+        ));
+        assert!(d.links.is_empty());
+        // Later sends to the peer are dropped like on a broken connection.
+        d.send_peer(ServerId(3), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
+        // The link's own close arrives later and is not reported twice.
+        assert!(d.on_peer_event(down(3, 7)).is_none());
+        // Exactly the one queued message reached the writer; the queue is now closed.
+        assert!(rx.try_recv().is_some());
+        assert!(rx.try_recv().is_none());
+        // Sending to a peer that never connected is a no-op.
+        d.send_peer(ServerId(9), PeerMessage::Ping);
+        assert!(d.deferred.is_empty());
     }
 }

@@ -1,4 +1,11 @@
 //! Four-letter words on the client port, with ZooKeeper 3.8's output shapes.
+//!
+//! `srvr` / `stat` report `Mode: leader|follower|standalone`, `mntr` reports
+//! `zk_server_state` the same way, and on a leader `zk_learners`, `zk_followers` and
+//! `zk_synced_followers`. A server that is electing or synchronizing answers `srvr`, `stat`,
+//! `mntr` and `cons` with ZooKeeper's "not currently serving requests" line. Arbor adds two
+//! `mntr` keys to compare replicas cheaply: `zk_arbor_last_zxid` (the applied zxid, decimal)
+//! and `zk_arbor_tree_digest` (the tree digest at that zxid; equal zxids, equal digests).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -18,6 +25,8 @@ const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     ", built on 1970-01-01 00:00 UTC"
 );
+/// ZooKeeper's answer while the server is not serving (`ZK_NOT_SERVING`).
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 /// How long a four-letter word waits for the core's statistics.
 const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -54,6 +63,9 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
         FourLetterWord::Isro => s.push_str("rw"),
         FourLetterWord::Srvr | FourLetterWord::Stat => {
             let st = stats(shared).await?;
+            let Some(mode) = st.mode.name() else {
+                return Some(NOT_SERVING.to_string());
+            };
             // Writing to a String cannot fail.
             let _ = writeln!(s, "Zookeeper version: {VERSION}");
             if word == FourLetterWord::Stat {
@@ -79,14 +91,17 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             let _ = writeln!(s, "Connections: {}", st.clients.len());
             let _ = writeln!(s, "Outstanding: {}", st.outstanding);
             let _ = writeln!(s, "Zxid: 0x{:x}", st.zxid.0);
-            s.push_str("Mode: standalone\n");
+            let _ = writeln!(s, "Mode: {mode}");
             let _ = writeln!(s, "Node count: {}", st.node_count);
         }
         FourLetterWord::Mntr => {
             let st = stats(shared).await?;
-            let kv = [
+            let Some(mode) = st.mode.name() else {
+                return Some(NOT_SERVING.to_string());
+            };
+            let mut kv = vec![
                 ("zk_version", VERSION.to_string()),
-                ("zk_server_state", "standalone".to_string()),
+                ("zk_server_state", mode.to_string()),
                 ("zk_avg_latency", java_double(st.latency_avg_ms)),
                 ("zk_max_latency", format!("{}", st.latency_max_ms.round())),
                 ("zk_min_latency", format!("{}", st.latency_min_ms.round())),
@@ -95,13 +110,23 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 ("zk_num_alive_connections", st.clients.len().to_string()),
                 ("zk_outstanding_requests", st.outstanding.to_string()),
                 ("zk_znode_count", st.node_count.to_string()),
+                ("zk_arbor_last_zxid", st.zxid.0.to_string()),
+                ("zk_arbor_tree_digest", st.digest.to_string()),
             ];
+            if let Some((learners, synced)) = st.learners {
+                kv.push(("zk_learners", learners.to_string()));
+                kv.push(("zk_followers", learners.to_string()));
+                kv.push(("zk_synced_followers", synced.to_string()));
+            }
             for (k, v) in kv {
                 let _ = writeln!(s, "{k}\t{v}");
             }
         }
         FourLetterWord::Cons => {
             let st = stats(shared).await?;
+            if st.mode.name().is_none() {
+                return Some(NOT_SERVING.to_string());
+            }
             for c in &st.clients {
                 let _ = writeln!(
                     s,

@@ -1,5 +1,5 @@
-//! The standalone server: tokio tasks around one `Replica`, a ZooKeeper client port and
-//! `FileStorage`.
+//! The server: tokio tasks around one `Replica`, a ZooKeeper client port, `FileStorage` and,
+//! for an ensemble (`server.N` lines), the peer transport of [`crate::peer`].
 //!
 //! Role: map the core contract onto real sockets and files. Inputs: TCP connections on the
 //! client port, durability reports from the storage thread, timers, a shutdown signal.
@@ -10,7 +10,9 @@
 //!   it; after each `handle` it drains `poll_output` completely, routes client outputs to
 //!   the connection's FIFO, hands storage ops to the storage thread and re-arms its timer
 //!   from `next_deadline`. Time is `Nanos` since a tokio `Instant` baseline; wall time is
-//!   `SystemTime` in ms.
+//!   `SystemTime` in ms. Peer links reach it as `PeerEvent`s on a second channel
+//!   (`PeerConnected` / messages / `PeerDisconnected`); `Output::Send` goes to the link's
+//!   bounded queue, and a link whose queue is full is dropped rather than waited for.
 //! - one **connection task** per client: four-letter words before the handshake, framing
 //!   with the jute limit, ConnectRequest and requests decoded into inputs; a writer task
 //!   per connection drains its bounded output queue (replies and notifications share it,
@@ -33,6 +35,7 @@ mod storage_task;
 
 pub use storage_task::RuntimeStorage;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -47,10 +50,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, ConfigError, FourLetterWords};
+use crate::config::{Config, ConfigError, FourLetterWords, ServerRole};
+use crate::peer::{self, PeerOptions, PeerTransport};
 use crate::storage::{FileStorage, StorageError, StorageOptions};
 
-/// Everything `arbor serve` needs to start a standalone server.
+/// Everything `arbor serve` needs to start a server (standalone or an ensemble member).
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// Client port address (`clientPortAddress:clientPort`); port 0 picks a free port.
@@ -80,8 +84,32 @@ pub struct ServeOptions {
     pub snapshot_every_txns: u64,
     /// Snapshots kept by purge (`autopurge.snapRetainCount`).
     pub snap_retain_count: usize,
-    /// How long the server may take to elect itself before `start` gives up.
+    /// How long the server may take to elect itself before `start` gives up (standalone;
+    /// an ensemble member starts serving as soon as its ports are bound, and answers
+    /// clients once it has joined a quorum).
     pub ready_timeout: Duration,
+    /// The ensemble this server belongs to; `None` for a standalone server.
+    pub ensemble: Option<EnsembleOptions>,
+}
+
+/// An ensemble member's view of the ensemble.
+#[derive(Clone, Debug)]
+pub struct EnsembleOptions {
+    /// Every voter (this server included): host and peer port (`server.N=host:peerPort:..`).
+    pub members: BTreeMap<ServerId, (String, u16)>,
+    /// The ensemble's identity, checked in the peer handshake (derived from the sorted
+    /// `server.N` lines by [`peer::derive_cluster_id`] unless `arbor.clusterId` is set).
+    pub cluster_id: u64,
+    /// `initLimit` in ticks.
+    pub init_limit_ticks: u32,
+    /// `syncLimit` in ticks.
+    pub sync_limit_ticks: u32,
+    /// Largest peer frame.
+    pub max_frame_len: u32,
+    /// Messages queued per peer link before it is dropped as too slow.
+    pub queue_max: usize,
+    /// Encoded bytes queued per peer link before it is dropped as too slow.
+    pub queue_bytes_max: usize,
 }
 
 impl ServeOptions {
@@ -112,18 +140,24 @@ impl ServeOptions {
             snapshot_every_txns: 100_000,
             snap_retain_count: 3,
             ready_timeout: Duration::from_secs(30),
+            ensemble: None,
         }
     }
 
-    /// Options from a parsed `zoo.cfg`. A configuration naming more than one server is an
-    /// ensemble, which this runtime does not serve yet.
+    /// Options from a parsed `zoo.cfg` (with `myid` read, as [`Config::load`] does). More
+    /// than one `server.N` line makes an ensemble: `myid` must name one of them, every
+    /// member's peer and election ports must be distinct per host, and this server's client
+    /// port must not be one of its peer ports. One `server.N` line is a standalone server
+    /// with that id (as ZooKeeper with `standaloneEnabled=true`).
     pub fn from_config(cfg: &Config) -> Result<ServeOptions, ServeError> {
-        if cfg.servers.len() > 1 {
-            return Err(ServeError::EnsembleUnsupported {
-                servers: cfg.servers.len(),
-            });
-        }
+        cfg.check_myid()?;
+        let ensemble = if cfg.servers.len() > 1 {
+            Some(ensemble_options(cfg)?)
+        } else {
+            None
+        };
         let mut o = ServeOptions::new(cfg.client_addr, &cfg.data_dir);
+        o.ensemble = ensemble;
         o.storage = StorageOptions::from_config(cfg);
         o.id = cfg.myid.unwrap_or(ServerId(1));
         o.tick = cfg.tick_time;
@@ -144,7 +178,15 @@ impl ServeOptions {
 
     fn replica_config(&self) -> Result<ReplicaConfig, ServeError> {
         let tick_ns = u64::try_from(self.tick.as_nanos()).unwrap_or(u64::MAX);
-        let mut cfg = ReplicaConfig::new(self.id, vec![self.id]).with_tick_ns(tick_ns);
+        let voters = match &self.ensemble {
+            Some(e) => e.members.keys().copied().collect(),
+            None => vec![self.id],
+        };
+        let mut cfg = ReplicaConfig::new(self.id, voters).with_tick_ns(tick_ns);
+        if let Some(e) = &self.ensemble {
+            cfg.init_limit_ticks = u64::from(e.init_limit_ticks);
+            cfg.sync_limit_ticks = u64::from(e.sync_limit_ticks);
+        }
         let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         cfg.session_timeout_ms_min = ms(self.min_session_timeout);
         cfg.session_timeout_ms_max = ms(self.max_session_timeout);
@@ -153,6 +195,60 @@ impl ServeOptions {
             .map_err(|reason| ServeError::InvalidOptions { reason })?;
         Ok(cfg)
     }
+}
+
+/// The ensemble part of [`ServeOptions::from_config`], validated.
+fn ensemble_options(cfg: &Config) -> Result<EnsembleOptions, ServeError> {
+    let bad = |reason: String| ServeError::InvalidEnsemble { reason };
+    let me = cfg.myid.ok_or(ConfigError::Missing { key: "myid" })?;
+    let mut ports: BTreeSet<(&str, u16)> = BTreeSet::new();
+    let mut members = BTreeMap::new();
+    for (id, spec) in &cfg.servers {
+        if spec.role == ServerRole::Observer {
+            return Err(bad(format!(
+                "server.{id} is an observer; observers are not supported yet"
+            )));
+        }
+        if spec.peer_port == spec.election_port {
+            return Err(bad(format!(
+                "server.{id}: peer port and election port are both {}",
+                spec.peer_port
+            )));
+        }
+        for p in [spec.peer_port, spec.election_port] {
+            if !ports.insert((spec.host.as_str(), p)) {
+                return Err(bad(format!(
+                    "server.{id}: port {p} on {} is used by another server line",
+                    spec.host
+                )));
+            }
+        }
+        members.insert(*id, (spec.host.clone(), spec.peer_port));
+    }
+    let mine = &cfg.servers[&me];
+    let client_port = cfg.client_addr.port();
+    if client_port == mine.peer_port || client_port == mine.election_port {
+        return Err(bad(format!(
+            "clientPort {client_port} is also a peer port of server.{me}"
+        )));
+    }
+    let derived = peer::derive_cluster_id(cfg.servers.iter().map(|(id, s)| {
+        let role = match s.role {
+            ServerRole::Observer => "observer",
+            ServerRole::Participant => "participant",
+        };
+        (*id, s.host.as_str(), s.peer_port, s.election_port, role)
+    }));
+    let cluster_id = cfg.cluster_id.unwrap_or(derived);
+    Ok(EnsembleOptions {
+        members,
+        cluster_id,
+        init_limit_ticks: cfg.init_limit_ticks,
+        sync_limit_ticks: cfg.sync_limit_ticks,
+        max_frame_len: peer::MAX_FRAME_LEN_DEFAULT,
+        queue_max: cfg.peer_queue_max.unwrap_or(peer::QUEUE_MAX_DEFAULT),
+        queue_bytes_max: peer::QUEUE_BYTES_MAX_DEFAULT,
+    })
 }
 
 /// Why the server could not start or stopped abnormally.
@@ -171,11 +267,22 @@ pub enum ServeError {
     /// The configuration file was rejected.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// More than one `server.N` line: ensembles are not served by this runtime yet.
-    #[error("zoo.cfg names {servers} servers; only a standalone server is supported yet")]
-    EnsembleUnsupported {
-        /// How many servers the file names.
-        servers: usize,
+    /// The `server.N` lines do not describe a usable ensemble.
+    #[error("invalid ensemble: {reason}")]
+    InvalidEnsemble {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The peer port could not be bound.
+    #[error("cannot listen on peer port {host}:{port}: {source}")]
+    PeerBind {
+        /// This server's host from its `server.N` line.
+        host: String,
+        /// The peer port.
+        port: u16,
+        /// The error.
+        #[source]
+        source: io::Error,
     },
     /// Option values the core rejects.
     #[error("invalid options: {reason}")]
@@ -216,12 +323,18 @@ pub struct Server {
     shutdown: ShutdownHandle,
     core: JoinHandle<Result<(), ServeError>>,
     accept: JoinHandle<()>,
+    peers: Option<PeerTransport>,
 }
 
 impl Server {
     /// The bound client address (the real port when options asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound peer address of an ensemble member.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peers.as_ref().map(PeerTransport::local_addr)
     }
 
     /// A handle that stops the server.
@@ -239,12 +352,17 @@ impl Server {
         self.accept.abort();
         // The accept task ends promptly once aborted; its result carries nothing.
         let _ = self.accept.await;
+        if let Some(p) = self.peers {
+            p.stop().await;
+        }
         res
     }
 }
 
-/// Opens the storage, binds the client port, starts the tasks and returns once the server
-/// elected itself and accepts clients. Must be called inside a tokio runtime.
+/// Opens the storage, binds the client port (and for an ensemble the peer port), starts the
+/// tasks and returns once the server accepts clients: a standalone server after it elected
+/// itself, an ensemble member at once (it answers sessions once it joined a quorum). Must be
+/// called inside a tokio runtime.
 pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     opts.replica_config()?;
     let opened = FileStorage::open(opts.storage.clone())?;
@@ -273,18 +391,46 @@ pub async fn start_with_storage<S: RuntimeStorage>(
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (ready_tx, mut ready_rx) = watch::channel(false);
     let applied_zxid = Arc::new(AtomicI64::new(0));
+    let (peer_tx, peer_rx) = mpsc::channel(1024);
+    let peers = match &opts.ensemble {
+        None => None,
+        Some(e) => {
+            let (host, port) = e.members[&opts.id].clone();
+            let popts = PeerOptions {
+                id: opts.id,
+                members: e.members.clone(),
+                cluster_id: e.cluster_id,
+                max_frame_len: e.max_frame_len,
+                queue_max: e.queue_max,
+                queue_bytes_max: e.queue_bytes_max,
+            };
+            let t = peer::start(popts, peer_tx, shutdown_rx.clone())
+                .await
+                .map_err(|source| ServeError::PeerBind { host, port, source })?;
+            Some(t)
+        }
+    };
     let storage = storage_task::spawn(storage, events_tx.clone(), opts.snap_retain_count);
     let core = tokio::spawn(core_task::run(core_task::CoreArgs {
         cfg: replica_cfg,
         recovered,
         events: events_rx,
+        peer_events: peer_rx,
         storage,
         shutdown: shutdown_rx.clone(),
         ready: ready_tx,
         applied_zxid,
     }));
-    let ready = tokio::time::timeout(opts.ready_timeout, ready_rx.wait_for(|r| *r)).await;
     let shutdown = ShutdownHandle { tx: shutdown_tx };
+    // An ensemble member serves its client port at once: until it joins a quorum the core
+    // closes new sessions as not serving, and clients try another server.
+    let ready = if opts.ensemble.is_some() {
+        Ok(Ok(()))
+    } else {
+        tokio::time::timeout(opts.ready_timeout, ready_rx.wait_for(|r| *r))
+            .await
+            .map(|r| r.map(|_| ()))
+    };
     if !matches!(ready, Ok(Ok(_))) {
         shutdown.shutdown();
         return match core.await {
@@ -311,6 +457,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
         shutdown,
         core,
         accept,
+        peers,
     })
 }
 
@@ -320,7 +467,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Runs a standalone server until SIGTERM or SIGINT (or a storage failure), on a
+/// Runs a server until SIGTERM or SIGINT (or a storage failure), on a
 /// current-thread tokio runtime with a blocking pool for disk work.
 pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -390,17 +537,66 @@ mod tests {
         o.replica_config().unwrap();
     }
 
+    const ENSEMBLE: &str = "tickTime=2000\ndataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\n\
+             server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n";
+
+    fn ensemble_cfg(text: &str, myid: Option<u64>) -> Config {
+        let (mut cfg, _) = Config::parse(text).unwrap();
+        cfg.myid = myid.map(ServerId);
+        cfg
+    }
+
     #[test]
-    fn ensembles_are_refused_for_now() {
-        let (cfg, _) = Config::parse(
-            "tickTime=2000\ndataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\n\
-             server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n",
-        )
-        .unwrap();
-        let err = ServeOptions::from_config(&cfg).unwrap_err();
+    fn ensemble_from_zoo_cfg() {
+        let o = ServeOptions::from_config(&ensemble_cfg(ENSEMBLE, Some(2))).unwrap();
+        assert_eq!(o.id, ServerId(2));
+        let e = o.ensemble.as_ref().expect("an ensemble");
+        assert_eq!(e.members.len(), 3);
+        assert_eq!(e.members[&ServerId(3)], ("c".to_string(), 2888));
+        assert_eq!((e.init_limit_ticks, e.sync_limit_ticks), (5, 2));
+        let rc = o.replica_config().unwrap();
+        assert_eq!(rc.voters, vec![ServerId(1), ServerId(2), ServerId(3)]);
+        assert_eq!((rc.init_limit_ticks, rc.sync_limit_ticks), (5, 2));
+        // Every member derives the same cluster id.
+        let o1 = ServeOptions::from_config(&ensemble_cfg(ENSEMBLE, Some(1))).unwrap();
+        assert_eq!(o1.ensemble.unwrap().cluster_id, e.cluster_id);
+    }
+
+    #[test]
+    fn ensemble_refusals_say_why() {
+        // No myid.
+        let err = ServeOptions::from_config(&ensemble_cfg(ENSEMBLE, None)).unwrap_err();
         assert!(matches!(
             err,
-            ServeError::EnsembleUnsupported { servers: 3 }
+            ServeError::Config(ConfigError::Missing { key: "myid" })
         ));
+        // myid not among the servers.
+        let err = ServeOptions::from_config(&ensemble_cfg(ENSEMBLE, Some(7))).unwrap_err();
+        assert!(err.to_string().contains("myid 7"), "{err}");
+        // Two servers on one host and port.
+        let dup = "dataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\nclientPort=2181\n\
+                   server.1=h:2888:3888\nserver.2=h:2888:3889\n";
+        let err = ServeOptions::from_config(&ensemble_cfg(dup, Some(1))).unwrap_err();
+        assert!(matches!(err, ServeError::InvalidEnsemble { .. }), "{err}");
+        assert!(err.to_string().contains("port 2888"), "{err}");
+        // Client port equal to our own peer port.
+        let clash = "dataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\nclientPort=2888\n\
+                     server.1=h:2888:3888\nserver.2=h:2889:3889\n";
+        let err = ServeOptions::from_config(&ensemble_cfg(clash, Some(1))).unwrap_err();
+        assert!(err.to_string().contains("clientPort 2888"), "{err}");
+        // Observers are not supported.
+        let obs = "dataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\n\
+                   server.1=a:2888:3888\nserver.2=b:2888:3888:observer\n";
+        let err = ServeOptions::from_config(&ensemble_cfg(obs, Some(1))).unwrap_err();
+        assert!(err.to_string().contains("observer"), "{err}");
+    }
+
+    #[test]
+    fn one_server_line_is_standalone_with_that_id() {
+        let one = "dataDir=/tmp/zk\ninitLimit=5\nsyncLimit=2\nserver.4=a:2888:3888\n";
+        let o = ServeOptions::from_config(&ensemble_cfg(one, Some(4))).unwrap();
+        assert!(o.ensemble.is_none());
+        assert_eq!(o.id, ServerId(4));
+        o.replica_config().unwrap();
     }
 }

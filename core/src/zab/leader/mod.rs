@@ -102,6 +102,17 @@ impl Leader {
         self.phase == LeaderPhase::Broadcast
     }
 
+    /// (learners connected, learners synced): every learner past FOLLOWERINFO, and those
+    /// whose NEWLEADER ACK arrived (their ACKs count towards commits).
+    pub(crate) fn learner_counts(&self) -> (usize, usize) {
+        let synced = self
+            .learners
+            .values()
+            .filter(|l| l.phase == LearnerPhase::Active)
+            .count();
+        (self.learners.len(), synced)
+    }
+
     pub(crate) fn remove_learner(&mut self, peer: ServerId) {
         self.learners.remove(&peer);
     }
