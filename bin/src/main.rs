@@ -1,8 +1,10 @@
 //! The `arbor` command.
 //!
-//! Subcommands: `serve` (a standalone server over TCP and disk) and `sim` (the
-//! deterministic simulator). `cluster`, `bench` and `cli` arrive with their issues.
+//! Subcommands: `serve` (a standalone server over TCP and disk), `sim` (the deterministic
+//! simulator) and `bench` (a load generator for any ZooKeeper-wire server). `cluster` and
+//! `cli` arrive with their issues.
 
+mod bench;
 mod serve;
 mod sim;
 
@@ -22,12 +24,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
     Sim(sim::SimArgs),
+    /// Load-test a ZooKeeper-wire server (Arbor or Apache ZooKeeper): throughput, latency
+    /// percentiles, errors; or load N znodes; or probe fsync / loopback RTT.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::main(args)?,
+        Command::Bench(args) => bench::main(args)?,
         Command::Sim(args) => {
             let ok = sim::main(args)?;
             if !ok {

@@ -8,8 +8,10 @@
 //! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
 //!
 //! It holds [`storage`] (the durable log, epochs and snapshots), [`config`]
-//! (ZooKeeper's `zoo.cfg`) and [`server`] (the standalone runtime: `arbor serve`).
+//! (ZooKeeper's `zoo.cfg`), [`server`] (the standalone runtime: `arbor serve`) and
+//! [`client`] (a pipelined ZooKeeper wire client for `arbor bench`).
 
+pub mod client;
 pub mod config;
 pub mod server;
 pub mod storage;
