@@ -171,7 +171,7 @@ bench() { # system round workload base args...
         --warmup "$WARMUP" --duration "$DURATION" "$@" | tail -n 1)
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(system=sys.argv[2], round=int(sys.argv[3]), workload=sys.argv[4]); print(json.dumps(d))' \
         "$line" "$sys" "$round" "$wl" >>"$RESULTS"
-    log "$sys round $round $wl: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(f"{d[\"ops_per_s\"]:.0f} ops/s p50 {d[\"p50_us\"]:.0f} us p99 {d[\"p99_us\"]:.0f} us errors {d[\"errors\"]} lost {sum(d[\"client_errors\"].values())}")' "$line")"
+    log "$sys round $round $wl: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.0f ops/s p50 %.0f us p99 %.0f us errors %d lost %d" % (d["ops_per_s"], d["p50_us"], d["p99_us"], d["errors"], sum(d["client_errors"].values())))' "$line")"
 }
 
 workloads_abcd() { # system round base
@@ -239,7 +239,9 @@ rtt = runs("machine", "rtt")[0]
 floor = fs["p50_us"] + 2 * rtt["p50_us"]
 print(f"Arbor vs Apache ZooKeeper {zkv}, {nodes} node(s) each on loopback, fsync on; "
       f"median of rounds")
-print(f"physical floor: fdatasync p50 {fs['p50_us']:.0f} us p99 {fs['p99_us']:.0f} us; "
+print(f"physical floor: write+fdatasync into a preallocated file p50 {fs['p50_us']:.0f} us "
+      f"p99 {fs['p99_us']:.0f} us (appending to a growing file: p50 "
+      f"{fs.get('append_p50_us', 0):.0f} us p99 {fs.get('append_p99_us', 0):.0f} us); "
       f"loopback RTT p50 {rtt['p50_us']:.1f} us p99 {rtt['p99_us']:.1f} us; "
       f"fsync p50 + 2 RTT = {floor:.0f} us")
 figs = [
