@@ -17,7 +17,9 @@
 # Prints a table: the median over rounds per figure and system, and Arbor / ZooKeeper.
 #
 # Usage: benches/compare-zookeeper.sh [--quick] [--nodes 1|3] [--rounds N] [--znodes N]
-#          [--duration S] [--warmup S] [--work DIR] [--arbor PATH]
+#          [--duration S] [--warmup S] [--work DIR] [--arbor PATH] [--arbor-serve PATH]
+#   --arbor PATH        the arbor binary (default: build target/release/arbor)
+#   --arbor-serve PATH  a different arbor binary for the servers (default: --arbor)
 #   --quick      3 s runs, 1 s warm-up, 100k znodes: a few minutes in all
 #   --nodes 1    standalone servers on both sides (before Arbor ensembles exist)
 # Results: DIR/results.jsonl (one `arbor bench` JSON line per run, tagged) and DIR/table.txt.
@@ -33,6 +35,7 @@ DURATION=20
 WARMUP=5
 WORK=""
 ARBOR=""
+ARBOR_SERVE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) DURATION=3; WARMUP=1; ZNODES=100000; shift ;;
@@ -43,7 +46,8 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2; shift 2 ;;
         --work) WORK=$2; shift 2 ;;
         --arbor) ARBOR=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --arbor-serve) ARBOR_SERVE=$2; shift 2 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -64,6 +68,7 @@ if [ -z "$ARBOR" ]; then
     cargo build --release -p arbor >&2
     ARBOR=$REPO/target/release/arbor
 fi
+[ -z "$ARBOR_SERVE" ] && ARBOR_SERVE=$ARBOR
 [ -z "$WORK" ] && WORK=$(mktemp -d "${TMPDIR:-/tmp}/arbor-vs-zk.XXXXXX")
 mkdir -p "$WORK"
 RESULTS=$WORK/results.jsonl
@@ -136,7 +141,7 @@ start_arbor() {
         dir=$WORK/arbor$i
         rm -rf "$dir"
         write_cfg arbor $ARBOR_BASE "$i" "$dir"
-        RUST_LOG=warn "$ARBOR" serve --config "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
+        RUST_LOG=warn "$ARBOR_SERVE" serve --config "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
         PIDS+=($!)
         ARBOR_PIDS+=($!)
     done
