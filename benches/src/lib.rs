@@ -2,6 +2,8 @@
 //! Arbor, plus the fixtures they share. Benchmarks report numbers; they never assert on
 //! time.
 
+pub mod cluster;
+
 use arbor_core::tree::{CreateOp, DataTree, PrepContext, TreeConfig, WriteOp};
 use arbor_core::txn::{apply, ApplyOutcome};
 use arbor_core::types::{Acl, Epoch, Id, SessionId, WallMillis, Zxid};

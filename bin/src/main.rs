@@ -1,9 +1,11 @@
 //! The `arbor` command.
 //!
 //! Subcommands: `serve` (a server over TCP and disk, standalone or an ensemble member),
-//! `cluster` (a local ensemble of `serve` processes) and `sim` (the deterministic
-//! simulator). `bench` and `cli` arrive with their issues.
+//! `cluster` (a local ensemble of `serve` processes), `sim` (the deterministic simulator)
+//! and `bench` (a load generator for any ZooKeeper-wire server). `cli` arrives with its
+//! issue.
 
+mod bench;
 mod cluster;
 mod serve;
 mod sim;
@@ -26,6 +28,9 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
     Sim(sim::SimArgs),
+    /// Load-test a ZooKeeper-wire server (Arbor or Apache ZooKeeper): throughput, latency
+    /// percentiles, errors; or load N znodes; or probe fsync / loopback RTT.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +41,7 @@ fn main() -> anyhow::Result<()> {
             serve::init_logging();
             cluster::main(args)?
         }
+        Command::Bench(args) => bench::main(args)?,
         Command::Sim(args) => {
             let ok = sim::main(args)?;
             if !ok {

@@ -8,9 +8,11 @@
 //! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
 //!
 //! It holds [`storage`] (the durable log, epochs and snapshots), [`config`]
-//! (ZooKeeper's `zoo.cfg`), [`peer`] (the TCP links between ensemble members) and
-//! [`server`] (the runtime behind `arbor serve`, standalone or ensemble).
+//! (ZooKeeper's `zoo.cfg`), [`peer`] (the TCP links between ensemble members),
+//! [`server`] (the runtime behind `arbor serve`, standalone or ensemble) and [`client`] (a
+//! pipelined ZooKeeper wire client for `arbor bench`).
 
+pub mod client;
 pub mod config;
 pub mod peer;
 pub mod server;
