@@ -51,6 +51,10 @@ pub struct Config {
     pub servers: BTreeMap<ServerId, ServerSpec>,
     /// `dataDir/myid` (read by [`Config::load`]; `None` for a standalone server without it).
     pub myid: Option<ServerId>,
+    /// `extendedTypesEnabled` (ZooKeeper turns this zoo.cfg key into the system property
+    /// `zookeeper.extendedTypesEnabled`): TTL nodes are served only when `true`. Parsed as
+    /// Java's `Boolean.parseBoolean`: `true` in any case is true, anything else false.
+    pub extended_types_enabled: bool,
 }
 
 /// Which four-letter words are served.
@@ -258,6 +262,7 @@ struct Builder {
     snap_retain_count: Option<(usize, u64)>,
     purge_interval_hours: Option<u64>,
     four_letter_words: Option<FourLetterWords>,
+    extended_types_enabled: bool,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -324,6 +329,9 @@ impl Builder {
             "autopurge.purgeInterval" => self.purge_interval_hours = Some(uint(24 * 365 * 100)?),
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
+            }
+            "extendedTypesEnabled" => {
+                self.extended_types_enabled = value.eq_ignore_ascii_case("true");
             }
             _ => {
                 if let Some(n) = key.strip_prefix("server.") {
@@ -404,6 +412,7 @@ impl Builder {
                 .unwrap_or_else(|| FourLetterWords::Only(BTreeSet::from(["srvr".to_string()]))),
             servers: self.servers,
             myid: None,
+            extended_types_enabled: self.extended_types_enabled,
         };
         Ok((cfg, self.warnings))
     }

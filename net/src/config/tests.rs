@@ -316,3 +316,15 @@ fn storage_options_follow_data_dirs() {
     assert_eq!(o.data_dir, PathBuf::from("/d"));
     assert_eq!(o.data_log_dir, PathBuf::from("/l"));
 }
+
+#[test]
+fn extended_types_enabled_parses_like_java_boolean() {
+    assert!(!parse("dataDir=/d").extended_types_enabled);
+    assert!(parse("dataDir=/d\nextendedTypesEnabled=true").extended_types_enabled);
+    assert!(parse("dataDir=/d\nextendedTypesEnabled=TRUE").extended_types_enabled);
+    assert!(!parse("dataDir=/d\nextendedTypesEnabled=yes").extended_types_enabled);
+    assert!(
+        !parse("dataDir=/d\nextendedTypesEnabled=true\nextendedTypesEnabled=false")
+            .extended_types_enabled
+    );
+}

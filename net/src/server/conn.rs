@@ -13,7 +13,7 @@ use arbor_core::types::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tracing::{debug, warn, Instrument};
 
 use super::core_task::{ConnOut, Event};
@@ -192,8 +192,20 @@ async fn serve(
     if shared.events.send(connect).await.is_err() {
         return;
     }
-    let mut writer = tokio::spawn(write_loop(wr, rx, conn));
-    let reader = read_loop(rd, buf, conn, peer, &shared);
+    // ZooKeeper reads nothing after the ConnectRequest until the session is set up
+    // (ZooKeeperServer.processConnectRequest disables receive until finishSessionInit),
+    // and clients rely on it: they pipeline auth packets and setWatches right behind the
+    // ConnectRequest. So requests already buffered or still to come wait here until the
+    // writer has taken the ConnectResponse, which the core emits once the session exists.
+    let (answered_tx, answered_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_loop(wr, rx, conn, Some(answered_tx)));
+    let reader = async {
+        if answered_rx.await.is_err() {
+            // The writer ended without a ConnectResponse: the connection is going away.
+            return ReadEnd::Closed;
+        }
+        read_loop(rd, buf, conn, peer, &shared).await
+    };
     tokio::pin!(reader);
     tokio::select! {
         end = &mut reader => {
@@ -291,14 +303,30 @@ fn encode(m: ConnOut, out: &mut Vec<u8>) -> bool {
     false
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<ConnOut>, conn: ConnId) {
+/// Writes what the core sends; `answered` fires once the ConnectResponse is taken.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<ConnOut>,
+    conn: ConnId,
+    mut answered: Option<oneshot::Sender<()>>,
+) {
     let mut out = Vec::new();
     while let Some(first) = rx.recv().await {
+        let mut seen_connect = matches!(first, ConnOut::Connect(_));
         let mut close = encode(first, &mut out);
         while !close && out.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok(m) => close = encode(m, &mut out),
+                Ok(m) => {
+                    seen_connect |= matches!(m, ConnOut::Connect(_));
+                    close = encode(m, &mut out)
+                }
                 Err(_) => break,
+            }
+        }
+        if seen_connect && !close {
+            if let Some(tx) = answered.take() {
+                // The reader may be gone already; then nobody waits.
+                let _ = tx.send(());
             }
         }
         if let Err(e) = wr.write_all(&out).await {

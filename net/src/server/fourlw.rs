@@ -95,6 +95,10 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 ("zk_num_alive_connections", st.clients.len().to_string()),
                 ("zk_outstanding_requests", st.outstanding.to_string()),
                 ("zk_znode_count", st.node_count.to_string()),
+                ("zk_watch_count", st.watches.watch_count.to_string()),
+                ("zk_ephemerals_count", st.ephemerals.to_string()),
+                ("zk_global_sessions", st.sessions.to_string()),
+                ("zk_local_sessions", "0".to_string()),
             ];
             for (k, v) in kv {
                 let _ = writeln!(s, "{k}\t{v}");
@@ -131,6 +135,16 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             if let Ok(dir) = std::env::current_dir() {
                 let _ = writeln!(s, "user.dir={}", dir.display());
             }
+        }
+        FourLetterWord::Wchs => {
+            // 3.8 prints its data-watch table (WatchManager.toString) then a newline.
+            let w = stats(shared).await?.watches.wchs;
+            let _ = writeln!(
+                s,
+                "{} connections watching {} paths",
+                w.connections, w.paths
+            );
+            let _ = writeln!(s, "Total watches:{}", w.watches);
         }
         FourLetterWord::Dirs => {
             let o = shared.options.clone();

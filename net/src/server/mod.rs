@@ -82,6 +82,8 @@ pub struct ServeOptions {
     pub snap_retain_count: usize,
     /// How long the server may take to elect itself before `start` gives up.
     pub ready_timeout: Duration,
+    /// `extendedTypesEnabled`: TTL creates are served (otherwise Unimplemented).
+    pub extended_types_enabled: bool,
 }
 
 impl ServeOptions {
@@ -112,6 +114,7 @@ impl ServeOptions {
             snapshot_every_txns: 100_000,
             snap_retain_count: 3,
             ready_timeout: Duration::from_secs(30),
+            extended_types_enabled: false,
         }
     }
 
@@ -133,6 +136,7 @@ impl ServeOptions {
         o.max_client_cnxns = cfg.max_client_cnxns;
         o.four_letter_words = cfg.four_letter_words.clone();
         o.snap_retain_count = cfg.autopurge_snap_retain_count;
+        o.extended_types_enabled = cfg.extended_types_enabled;
         Ok(o)
     }
 
@@ -149,6 +153,7 @@ impl ServeOptions {
         cfg.session_timeout_ms_min = ms(self.min_session_timeout);
         cfg.session_timeout_ms_max = ms(self.max_session_timeout);
         cfg.snapshot_every_txns = self.snapshot_every_txns;
+        cfg.tree.extended_types_enabled = self.extended_types_enabled;
         cfg.validate()
             .map_err(|reason| ServeError::InvalidOptions { reason })?;
         Ok(cfg)
