@@ -885,14 +885,12 @@ async fn watches_are_reset_after_reconnect() {
     let (_, deleted) = within("exists watch", zk.check_and_watch_stat("/s2"))
         .await
         .expect("watch");
-    let (_, _, untouched) = within("data watch 2", zk.get_and_watch_data("/s2"))
+    within("create /s3", other.create("/s3", b"0", &persistent()))
+        .await
+        .expect("create");
+    let (_, _, untouched) = within("data watch /s3", zk.get_and_watch_data("/s3"))
         .await
         .expect("watch");
-    let _ = untouched;
-    // On its own path: the client hands every event of a path to all its watchers there.
-    let mut persistent_watch = within("addWatch", zk.watch("/sp", AddWatchMode::Persistent))
-        .await
-        .expect("addWatch");
 
     proxy.cut();
     wait_state(&zk, SessionState::Disconnected).await;
@@ -909,9 +907,6 @@ async fn watches_are_reset_after_reconnect() {
     within("delete /s2", other.delete("/s2", None))
         .await
         .expect("delete");
-    within("create /sp", other.create("/sp", b"", &persistent()))
-        .await
-        .expect("create");
     proxy.heal();
     wait_state(&zk, SessionState::SyncConnected).await;
     assert_eq!(zk.session_id(), sid);
@@ -926,19 +921,17 @@ async fn watches_are_reset_after_reconnect() {
     let e = within("deleted watch after reconnect", deleted.changed()).await;
     assert_eq!(kind(&e), event(EventType::NodeDeleted, "/s2"));
 
-    // The persistent watch is re-armed without an event for the create it missed (3.8's
-    // setWatches fires nothing for persistent watches, ZOOKEEPER-4698); it fires for
-    // changes after the reconnect, repeatedly.
-    within("set /sp", other.set_data("/sp", b"1", None))
+    // A watch whose node did not change is re-armed and fires for a later change.
+    within("set /s3", other.set_data("/s3", b"1", None))
         .await
         .expect("set");
-    let e = next_node_event(&mut persistent_watch).await;
-    assert_eq!(kind(&e), event(EventType::NodeDataChanged, "/sp"));
-    within("delete /sp", other.delete("/sp", None))
-        .await
-        .expect("delete");
-    let e = next_node_event(&mut persistent_watch).await;
-    assert_eq!(kind(&e), event(EventType::NodeDeleted, "/sp"));
+    let e = within("re-armed watch", untouched.changed()).await;
+    assert_eq!(kind(&e), event(EventType::NodeDataChanged, "/s3"));
+    // Persistent watches are not checked here: zookeeper-client 0.11.2 re-sends only
+    // the three one-shot lists on reconnect (`index.max(index)` in
+    // `WatchManager::resend_watches` keeps it on SetWatches, never SetWatches2), so it
+    // drops them against ZooKeeper too. The server side of setWatches2's persistent and
+    // recursive lists is replayed against ZooKeeper 3.8.0 in core/tests/watch_vectors.rs.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
