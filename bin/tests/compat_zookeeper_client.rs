@@ -1080,7 +1080,8 @@ async fn four_letter_words() {
     ] {
         line_value(&srvr, key);
     }
-    assert_eq!(line_value(&srvr, "Connections: "), "1");
+    // The session and, as ZooKeeper counts it, the connection asking.
+    assert_eq!(line_value(&srvr, "Connections: "), "2");
     assert_eq!(line_value(&srvr, "Mode: "), "standalone");
     // /, /zookeeper, /zookeeper/quota, /zookeeper/config, /four, /four/e.
     assert_eq!(line_value(&srvr, "Node count: "), "6");
@@ -1088,6 +1089,8 @@ async fn four_letter_words() {
 
     let stat = four_letter(port, "stat").await;
     assert!(stat.contains("\nClients:\n /127.0.0.1:"), "{stat}");
+    // The asker is listed without a session, having sent its four letters.
+    assert!(stat.contains("[0](queued=0,recved=1,sent=0)\n\n"), "{stat}");
     assert_eq!(line_value(&stat, "Mode: "), "standalone");
     assert_eq!(line_value(&stat, "Node count: "), "6");
 
@@ -1096,7 +1099,7 @@ async fn four_letter_words() {
         ("zk_server_state", "standalone"),
         ("zk_znode_count", "6"),
         ("zk_ephemerals_count", "1"),
-        ("zk_num_alive_connections", "1"),
+        ("zk_num_alive_connections", "2"),
         ("zk_global_sessions", "1"),
         // data /four, exists /nope (data table), children /four (child table).
         ("zk_watch_count", "3"),
@@ -1126,6 +1129,13 @@ async fn four_letter_words() {
 
     let cons = four_letter(port, "cons").await;
     assert!(cons.starts_with(" /127.0.0.1:"), "{cons}");
+    assert_eq!(
+        cons.lines()
+            .filter(|l| l.starts_with(" /127.0.0.1:"))
+            .count(),
+        2,
+        "{cons}"
+    );
     assert!(cons.ends_with("\n\n"), "{cons:?}");
 
     let dirs = four_letter(port, "dirs").await;

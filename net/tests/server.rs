@@ -508,7 +508,8 @@ fn four_letter_words() {
         "Latency min/avg/max: ",
         "Received: ",
         "Sent: ",
-        "Connections: 1\n",
+        // The session and, as ZooKeeper counts it, the connection asking.
+        "Connections: 2\n",
         "Outstanding: 0\n",
         "Zxid: 0x",
         "Mode: standalone\n",
@@ -521,6 +522,7 @@ fn four_letter_words() {
     assert!(srvr.contains("Node count: 5\n"), "{srvr}");
     let stat = four_letter(server.addr, "stat");
     assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
+    assert!(stat.contains("[0](queued=0,recved=1,sent=0)\n\n"), "{stat}");
     let cons = four_letter(server.addr, "cons");
     assert!(
         cons.starts_with(" /127.0.0.1:") && cons.ends_with("\n\n"),

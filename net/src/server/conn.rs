@@ -1,6 +1,6 @@
 //! Client connections: accept, four-letter words, handshake, request decoding, writer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +33,37 @@ pub(crate) struct ConnShared {
     pub handshake_timeout: Duration,
     /// The options the server runs with (for `conf`, `envi`, `dirs`).
     pub options: Arc<super::ServeOptions>,
+    /// Open connections the core does not know yet (no ConnectRequest passed on: mid
+    /// handshake, or asking a four-letter word). ZooKeeper counts and lists them in
+    /// `srvr` / `stat` / `cons` / `mntr` too.
+    pub sessionless: Mutex<BTreeMap<ConnId, SocketAddr>>,
+}
+
+/// Keeps a connection in [`ConnShared::sessionless`] until dropped.
+struct Sessionless<'a> {
+    shared: &'a ConnShared,
+    conn: ConnId,
+}
+
+impl<'a> Sessionless<'a> {
+    fn enter(shared: &'a ConnShared, conn: ConnId, peer: SocketAddr) -> Sessionless<'a> {
+        // The critical sections only insert or remove: a poisoned lock still holds a
+        // consistent map.
+        let mut m = shared.sessionless.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(conn, peer);
+        Sessionless { shared, conn }
+    }
+}
+
+impl Drop for Sessionless<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .shared
+            .sessionless
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.remove(&self.conn);
+    }
 }
 
 /// Bytes written per syscall batch by the writer.
@@ -136,9 +167,10 @@ async fn serve(
     let (mut rd, mut wr) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let handshake_deadline = tokio::time::Instant::now() + shared.handshake_timeout;
+    let sessionless = Sessionless::enter(&shared, conn, peer);
     let request = loop {
         if let Some(word) = detect_four_letter_word(&buf) {
-            fourlw::answer(word, &mut wr, &shared).await;
+            fourlw::answer(word, conn, &mut wr, &shared).await;
             return;
         }
         match next_frame(&buf, shared.max_frame_len) {
@@ -180,6 +212,8 @@ async fn serve(
             }
         }
     };
+    // From here on the core knows the connection.
+    drop(sessionless);
     let (tx, rx) = mpsc::channel(shared.conn_queue_max);
     let kill = Arc::new(Notify::new());
     let connect = Event::Connect {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use arbor_core::proto::jute::FourLetterWord;
+use arbor_core::types::ConnId;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::oneshot;
@@ -22,8 +23,13 @@ const VERSION: &str = concat!(
 const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers `word` and closes the connection.
-pub(crate) async fn answer(word: FourLetterWord, wr: &mut OwnedWriteHalf, shared: &ConnShared) {
-    let text = render(word, shared).await;
+pub(crate) async fn answer(
+    word: FourLetterWord,
+    conn: ConnId,
+    wr: &mut OwnedWriteHalf,
+    shared: &ConnShared,
+) {
+    let text = render(word, conn, shared).await;
     debug!(word = word.name(), "four-letter word");
     if let Some(text) = text {
         // The asker may already be gone; the connection is closed either way.
@@ -38,7 +44,19 @@ async fn stats(shared: &ConnShared) -> Option<Stats> {
     tokio::time::timeout(STATS_TIMEOUT, rx).await.ok()?.ok()
 }
 
-async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
+/// The brief lines (` /ip:port[0](queued=0,recved=N,sent=0)`) of connections without a
+/// session; the asker itself has received its four letters (recved=1), as in ZooKeeper.
+fn sessionless_lines(asker: ConnId, shared: &ConnShared) -> Vec<String> {
+    let m = shared.sessionless.lock().unwrap_or_else(|e| e.into_inner());
+    m.iter()
+        .map(|(c, peer)| {
+            let recved = u8::from(*c == asker);
+            format!(" /{peer}[0](queued=0,recved={recved},sent=0)")
+        })
+        .collect()
+}
+
+async fn render(word: FourLetterWord, asker: ConnId, shared: &ConnShared) -> Option<String> {
     if word == FourLetterWord::TelnetClose {
         return None;
     }
@@ -54,6 +72,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
         FourLetterWord::Isro => s.push_str("rw"),
         FourLetterWord::Srvr | FourLetterWord::Stat => {
             let st = stats(shared).await?;
+            let others = sessionless_lines(asker, shared);
             // Writing to a String cannot fail.
             let _ = writeln!(s, "Zookeeper version: {VERSION}");
             if word == FourLetterWord::Stat {
@@ -64,6 +83,9 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                         " /{}[1](queued={},recved={},sent={})",
                         c.peer, c.queued, c.received, c.sent
                     );
+                }
+                for line in &others {
+                    let _ = writeln!(s, "{line}");
                 }
                 s.push('\n');
             }
@@ -76,7 +98,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             );
             let _ = writeln!(s, "Received: {}", st.received);
             let _ = writeln!(s, "Sent: {}", st.sent);
-            let _ = writeln!(s, "Connections: {}", st.clients.len());
+            let _ = writeln!(s, "Connections: {}", st.clients.len() + others.len());
             let _ = writeln!(s, "Outstanding: {}", st.outstanding);
             let _ = writeln!(s, "Zxid: 0x{:x}", st.zxid.0);
             s.push_str("Mode: standalone\n");
@@ -84,6 +106,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
         }
         FourLetterWord::Mntr => {
             let st = stats(shared).await?;
+            let alive = st.clients.len() + sessionless_lines(asker, shared).len();
             let kv = [
                 ("zk_version", VERSION.to_string()),
                 ("zk_server_state", "standalone".to_string()),
@@ -92,7 +115,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 ("zk_min_latency", format!("{}", st.latency_min_ms.round())),
                 ("zk_packets_received", st.received.to_string()),
                 ("zk_packets_sent", st.sent.to_string()),
-                ("zk_num_alive_connections", st.clients.len().to_string()),
+                ("zk_num_alive_connections", alive.to_string()),
                 ("zk_outstanding_requests", st.outstanding.to_string()),
                 ("zk_znode_count", st.node_count.to_string()),
                 ("zk_watch_count", st.watches.watch_count.to_string()),
@@ -112,6 +135,9 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                     " /{}[1](queued={},recved={},sent={})",
                     c.peer, c.queued, c.received, c.sent
                 );
+            }
+            for line in sessionless_lines(asker, shared) {
+                let _ = writeln!(s, "{line}");
             }
             s.push('\n');
         }

@@ -308,6 +308,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
             max_client_cnxns: opts.max_client_cnxns,
             handshake_timeout: opts.handshake_timeout,
             options: Arc::new(opts.clone()),
+            sessionless: std::sync::Mutex::default(),
         },
         shutdown_rx,
     ));
