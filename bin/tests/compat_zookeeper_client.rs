@@ -1113,14 +1113,33 @@ async fn four_letter_words() {
         .all(|l| l.starts_with("zk_") && l.split('\t').count() == 2));
 
     let conf = four_letter(port, "conf").await;
+    let keys: Vec<&str> = conf
+        .lines()
+        .map(|l| l.split_once('=').expect("key=value").0)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "clientPort",
+            "secureClientPort",
+            "dataDir",
+            "dataDirSize",
+            "dataLogDir",
+            "dataLogSize",
+            "tickTime",
+            "maxClientCnxns",
+            "minSessionTimeout",
+            "maxSessionTimeout",
+            "clientPortListenBacklog",
+            "serverId",
+        ],
+        "{conf}"
+    );
     assert_eq!(line_value(&conf, "clientPort="), port.to_string());
     assert_eq!(line_value(&conf, "tickTime="), "200");
     assert_eq!(line_value(&conf, "minSessionTimeout="), "400");
     assert_eq!(line_value(&conf, "maxSessionTimeout="), "20000");
-    line_value(&conf, "dataDir=");
-    line_value(&conf, "dataLogDir=");
-    line_value(&conf, "maxClientCnxns=");
-    line_value(&conf, "serverId=");
+    let _: u64 = line_value(&conf, "dataDirSize=").parse().expect("number");
 
     let envi = four_letter(port, "envi").await;
     assert!(envi.starts_with("Environment:\n"), "{envi}");

@@ -142,15 +142,20 @@ async fn render(word: FourLetterWord, asker: ConnId, shared: &ConnShared) -> Opt
             s.push('\n');
         }
         FourLetterWord::Conf => {
-            let o = &shared.options;
+            // ZooKeeperServer.dumpConf's keys, in its order (standalone).
+            let o = shared.options.clone();
+            let sizes = dir_sizes(&o).await?;
             let _ = writeln!(s, "clientPort={}", o.client_addr.port());
-            let _ = writeln!(s, "clientPortAddress={}", o.client_addr.ip());
+            s.push_str("secureClientPort=-1\n");
             let _ = writeln!(s, "dataDir={}", o.storage.data_dir.display());
+            let _ = writeln!(s, "dataDirSize={}", sizes.0);
             let _ = writeln!(s, "dataLogDir={}", o.storage.data_log_dir.display());
+            let _ = writeln!(s, "dataLogSize={}", sizes.1);
             let _ = writeln!(s, "tickTime={}", o.tick.as_millis());
             let _ = writeln!(s, "maxClientCnxns={}", o.max_client_cnxns);
             let _ = writeln!(s, "minSessionTimeout={}", o.min_session_timeout.as_millis());
             let _ = writeln!(s, "maxSessionTimeout={}", o.max_session_timeout.as_millis());
+            s.push_str("clientPortListenBacklog=-1\n");
             let _ = writeln!(s, "serverId={}", o.id.0);
         }
         FourLetterWord::Envi => {
@@ -173,15 +178,7 @@ async fn render(word: FourLetterWord, asker: ConnId, shared: &ConnShared) -> Opt
             let _ = writeln!(s, "Total watches:{}", w.watches);
         }
         FourLetterWord::Dirs => {
-            let o = shared.options.clone();
-            let sizes = tokio::task::spawn_blocking(move || {
-                (
-                    dir_size(&o.storage.data_dir),
-                    dir_size(&o.storage.data_log_dir),
-                )
-            })
-            .await
-            .ok()?;
+            let sizes = dir_sizes(&shared.options).await?;
             let _ = writeln!(s, "datadir_size: {}", sizes.0);
             let _ = writeln!(s, "logdir_size: {}", sizes.1);
         }
@@ -201,6 +198,19 @@ fn java_double(v: f64) -> String {
     } else {
         format!("{r}")
     }
+}
+
+/// (data dir, log dir) sizes, read off the async threads.
+async fn dir_sizes(o: &std::sync::Arc<super::ServeOptions>) -> Option<(u64, u64)> {
+    let o = o.clone();
+    tokio::task::spawn_blocking(move || {
+        (
+            dir_size(&o.storage.data_dir),
+            dir_size(&o.storage.data_log_dir),
+        )
+    })
+    .await
+    .ok()
 }
 
 /// Bytes in the regular files directly inside `dir` (0 if unreadable).
