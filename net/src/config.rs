@@ -57,6 +57,10 @@ pub struct Config {
     /// `arbor.peerQueueMax` (an Arbor key): messages queued per peer link before the link
     /// is dropped as too slow (default [`crate::peer::QUEUE_MAX_DEFAULT`]).
     pub peer_queue_max: Option<usize>,
+    /// `extendedTypesEnabled` (ZooKeeper turns this zoo.cfg key into the system property
+    /// `zookeeper.extendedTypesEnabled`): TTL nodes are served only when `true`. Parsed as
+    /// Java's `Boolean.parseBoolean`: `true` in any case is true, anything else false.
+    pub extended_types_enabled: bool,
 }
 
 /// Which four-letter words are served.
@@ -266,6 +270,7 @@ struct Builder {
     four_letter_words: Option<FourLetterWords>,
     cluster_id: Option<u64>,
     peer_queue_max: Option<usize>,
+    extended_types_enabled: bool,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -346,6 +351,9 @@ impl Builder {
             }
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
+            }
+            "extendedTypesEnabled" => {
+                self.extended_types_enabled = value.eq_ignore_ascii_case("true");
             }
             _ => {
                 if let Some(n) = key.strip_prefix("server.") {
@@ -428,6 +436,7 @@ impl Builder {
             myid: None,
             cluster_id: self.cluster_id,
             peer_queue_max: self.peer_queue_max,
+            extended_types_enabled: self.extended_types_enabled,
         };
         Ok((cfg, self.warnings))
     }

@@ -294,6 +294,75 @@ fn raw_client_create_get_set_watch_close() {
     server.stop();
 }
 
+/// Clients (the Java client's primeConnection, zookeeper-client-rust) send auth packets,
+/// setWatches and requests right behind the ConnectRequest without waiting for its answer.
+/// ZooKeeper holds them until the session exists; Arbor once closed the connection as a
+/// protocol violation.
+#[test]
+fn requests_pipelined_behind_the_connect_request_are_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(options(dir.path()));
+    let mut s = tcp(server.addr);
+    let mut out = Vec::new();
+    encode_connect_request(
+        &ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid(0),
+            timeout_ms: 10_000,
+            session_id: SessionId(0),
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        },
+        &mut out,
+    );
+    encode_request(
+        1,
+        &Request::Exists(PathWatchRequest {
+            path: "/zookeeper".to_string(),
+            watch: false,
+        }),
+        &mut out,
+    );
+    encode_request(
+        2,
+        &Request::Exists(PathWatchRequest {
+            path: "/missing".to_string(),
+            watch: false,
+        }),
+        &mut out,
+    );
+    // One write: the server reads all three frames at once.
+    s.write_all(&out).expect("write");
+    let mut c = RawClient {
+        s,
+        buf: Vec::new(),
+        xid: 2,
+        session: ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 0,
+            session_id: SessionId(0),
+            passwd: Vec::new(),
+            read_only: None,
+        },
+        notifications: Vec::new(),
+    };
+    let payload = c.frame().expect("connect response");
+    c.session = decode_connect_response(&payload).expect("decode");
+    assert!(c.session.timeout_ms > 0, "session refused");
+    let op = Request::Exists(PathWatchRequest {
+        path: String::new(),
+        watch: false,
+    })
+    .op();
+    for (xid, err) in [(1, 0), (2, -101)] {
+        let p = c.frame().expect("reply to a pipelined request");
+        let r = decode_reply(&p, op).expect("decode reply");
+        assert_eq!((r.header.xid, r.header.err), (xid, err));
+    }
+    // The connection stays usable.
+    assert_eq!(c.create("/after", b"", 0).header.err, 0);
+}
+
 #[test]
 fn restart_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -439,7 +508,8 @@ fn four_letter_words() {
         "Latency min/avg/max: ",
         "Received: ",
         "Sent: ",
-        "Connections: 1\n",
+        // The session and, as ZooKeeper counts it, the connection asking.
+        "Connections: 2\n",
         "Outstanding: 0\n",
         "Zxid: 0x",
         "Mode: standalone\n",
@@ -452,6 +522,7 @@ fn four_letter_words() {
     assert!(srvr.contains("Node count: 5\n"), "{srvr}");
     let stat = four_letter(server.addr, "stat");
     assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
+    assert!(stat.contains("[0](queued=0,recved=1,sent=0)\n\n"), "{stat}");
     let cons = four_letter(server.addr, "cons");
     assert!(
         cons.starts_with(" /127.0.0.1:") && cons.ends_with("\n\n"),

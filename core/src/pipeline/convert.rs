@@ -90,8 +90,9 @@ pub(crate) fn classify(request: &Request) -> Kind {
         | Request::CheckWatches(_)
         | Request::RemoveWatches(_) => Kind::Read,
         Request::Reconfig(_) => Kind::Immediate(ErrorCode::ReconfigDisabled, None, Close::No),
-        // Top-level check, SASL (not configured), and the out-of-band ops that reach here
-        // with the wrong xid: Unimplemented, then close (reference §4).
+        // Top-level check, SASL (not configured), and a ping that reaches here with the
+        // wrong xid: Unimplemented, then close (reference §4). Auth never gets here: it is
+        // answered out of band whatever its xid.
         Request::Check(_) | Request::Sasl(_) | Request::Ping | Request::Auth(_) => {
             Kind::Immediate(ErrorCode::Unimplemented, None, Close::After)
         }

@@ -210,7 +210,9 @@ impl Replica {
                 );
                 return;
             }
-            Request::Auth(p) if header.xid == crate::proto::jute::xid::AUTH => {
+            // Dispatched on the op code whatever the xid (ZooKeeperServer.processPacket);
+            // the reply echoes the xid (-4 from the Java client, ordinary from others).
+            Request::Auth(p) => {
                 if p.scheme == "digest" {
                     let ids = digest_auth(&p.auth, None);
                     if let Some(c) = self.pipeline.conns.get_mut(&conn) {

@@ -233,6 +233,11 @@ impl Replica {
         self.pipeline.conn_count()
     }
 
+    /// This server's watch registrations (read-only, for four-letter words and checkers).
+    pub fn watches(&self) -> &crate::watch::WatchManager {
+        &self.pipeline.watches
+    }
+
     /// Dropped-input counters.
     pub fn counters(&self) -> &Counters {
         &self.counters

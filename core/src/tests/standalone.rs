@@ -371,6 +371,37 @@ fn digest_auth_and_who_am_i() {
         .any(|i| i.auth_scheme == "digest" && i.user.starts_with("bob:")));
 }
 
+/// ZooKeeper dispatches auth on its op code and echoes the request's xid; clients such as
+/// zookeeper-client-rust send auth with an ordinary xid. Arbor once answered those with
+/// Unimplemented and closed the connection.
+#[test]
+fn digest_auth_with_an_ordinary_xid() {
+    let mut c = standalone();
+    c.connect(0, 1);
+    let outs = c.send(
+        0,
+        1,
+        5,
+        Request::Auth(crate::proto::jute::AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: b"bob:secret".to_vec(),
+        }),
+    );
+    assert_eq!(outs.len(), 1, "{outs:?}");
+    let (h, b) = reply_of(&outs[0]);
+    assert_eq!((h.xid, h.err, b), (5, 0, None));
+    let outs = c.send(0, 1, 6, Request::WhoAmI);
+    let (_, b) = reply_of(&outs[0]);
+    let Some(ResponseBody::WhoAmI(w)) = b else {
+        panic!()
+    };
+    assert!(w
+        .client_info
+        .iter()
+        .any(|i| i.auth_scheme == "digest" && i.user.starts_with("bob:")));
+}
+
 #[test]
 fn sync_on_leader_answers_with_path() {
     let mut c = standalone();

@@ -337,3 +337,15 @@ fn arbor_keys_cluster_id_and_peer_queue() {
         (2, "arbor.peerQueueMax".into())
     );
 }
+
+#[test]
+fn extended_types_enabled_parses_like_java_boolean() {
+    assert!(!parse("dataDir=/d").extended_types_enabled);
+    assert!(parse("dataDir=/d\nextendedTypesEnabled=true").extended_types_enabled);
+    assert!(parse("dataDir=/d\nextendedTypesEnabled=TRUE").extended_types_enabled);
+    assert!(!parse("dataDir=/d\nextendedTypesEnabled=yes").extended_types_enabled);
+    assert!(
+        !parse("dataDir=/d\nextendedTypesEnabled=true\nextendedTypesEnabled=false")
+            .extended_types_enabled
+    );
+}

@@ -1,6 +1,6 @@
 //! Client connections: accept, four-letter words, handshake, request decoding, writer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use arbor_core::types::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tracing::{debug, warn, Instrument};
 
 use super::core_task::{ConnOut, Event};
@@ -33,6 +33,37 @@ pub(crate) struct ConnShared {
     pub handshake_timeout: Duration,
     /// The options the server runs with (for `conf`, `envi`, `dirs`).
     pub options: Arc<super::ServeOptions>,
+    /// Open connections the core does not know yet (no ConnectRequest passed on: mid
+    /// handshake, or asking a four-letter word). ZooKeeper counts and lists them in
+    /// `srvr` / `stat` / `cons` / `mntr` too.
+    pub sessionless: Mutex<BTreeMap<ConnId, SocketAddr>>,
+}
+
+/// Keeps a connection in [`ConnShared::sessionless`] until dropped.
+struct Sessionless<'a> {
+    shared: &'a ConnShared,
+    conn: ConnId,
+}
+
+impl<'a> Sessionless<'a> {
+    fn enter(shared: &'a ConnShared, conn: ConnId, peer: SocketAddr) -> Sessionless<'a> {
+        // The critical sections only insert or remove: a poisoned lock still holds a
+        // consistent map.
+        let mut m = shared.sessionless.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(conn, peer);
+        Sessionless { shared, conn }
+    }
+}
+
+impl Drop for Sessionless<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .shared
+            .sessionless
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.remove(&self.conn);
+    }
 }
 
 /// Bytes written per syscall batch by the writer.
@@ -136,9 +167,10 @@ async fn serve(
     let (mut rd, mut wr) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let handshake_deadline = tokio::time::Instant::now() + shared.handshake_timeout;
+    let sessionless = Sessionless::enter(&shared, conn, peer);
     let request = loop {
         if let Some(word) = detect_four_letter_word(&buf) {
-            fourlw::answer(word, &mut wr, &shared).await;
+            fourlw::answer(word, conn, &mut wr, &shared).await;
             return;
         }
         match next_frame(&buf, shared.max_frame_len) {
@@ -180,6 +212,8 @@ async fn serve(
             }
         }
     };
+    // From here on the core knows the connection.
+    drop(sessionless);
     let (tx, rx) = mpsc::channel(shared.conn_queue_max);
     let kill = Arc::new(Notify::new());
     let connect = Event::Connect {
@@ -192,8 +226,20 @@ async fn serve(
     if shared.events.send(connect).await.is_err() {
         return;
     }
-    let mut writer = tokio::spawn(write_loop(wr, rx, conn));
-    let reader = read_loop(rd, buf, conn, peer, &shared);
+    // ZooKeeper reads nothing after the ConnectRequest until the session is set up
+    // (ZooKeeperServer.processConnectRequest disables receive until finishSessionInit),
+    // and clients rely on it: they pipeline auth packets and setWatches right behind the
+    // ConnectRequest. So requests already buffered or still to come wait here until the
+    // writer has taken the ConnectResponse, which the core emits once the session exists.
+    let (answered_tx, answered_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_loop(wr, rx, conn, Some(answered_tx)));
+    let reader = async {
+        if answered_rx.await.is_err() {
+            // The writer ended without a ConnectResponse: the connection is going away.
+            return ReadEnd::Closed;
+        }
+        read_loop(rd, buf, conn, peer, &shared).await
+    };
     tokio::pin!(reader);
     tokio::select! {
         end = &mut reader => {
@@ -291,14 +337,30 @@ fn encode(m: ConnOut, out: &mut Vec<u8>) -> bool {
     false
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<ConnOut>, conn: ConnId) {
+/// Writes what the core sends; `answered` fires once the ConnectResponse is taken.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<ConnOut>,
+    conn: ConnId,
+    mut answered: Option<oneshot::Sender<()>>,
+) {
     let mut out = Vec::new();
     while let Some(first) = rx.recv().await {
+        let mut seen_connect = matches!(first, ConnOut::Connect(_));
         let mut close = encode(first, &mut out);
         while !close && out.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok(m) => close = encode(m, &mut out),
+                Ok(m) => {
+                    seen_connect |= matches!(m, ConnOut::Connect(_));
+                    close = encode(m, &mut out)
+                }
                 Err(_) => break,
+            }
+        }
+        if seen_connect && !close {
+            if let Some(tx) = answered.take() {
+                // The reader may be gone already; then nobody waits.
+                let _ = tx.send(());
             }
         }
         if let Err(e) = wr.write_all(&out).await {

@@ -12,6 +12,7 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::replica::{Config, Input, Output, Recovered, Replica};
 use arbor_core::types::{ConnId, Nanos, PersistToken, ServerId, WallMillis, Zxid};
+use arbor_core::watch::ZookeeperWatchCounts;
 use arbor_core::zab::message::PeerMessage;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
@@ -117,6 +118,12 @@ pub(crate) struct Stats {
     pub latency_avg_ms: f64,
     pub latency_max_ms: f64,
     pub clients: Vec<ClientStats>,
+    /// ZooKeeper 3.8's watch counts (`wchs`, `mntr` `zk_watch_count`).
+    pub watches: ZookeeperWatchCounts,
+    /// Live sessions (`mntr` `zk_global_sessions`).
+    pub sessions: usize,
+    /// Ephemeral znodes (`mntr` `zk_ephemerals_count`).
+    pub ephemerals: usize,
 }
 
 pub(crate) struct CoreArgs {
@@ -380,6 +387,14 @@ impl Driver {
                     sent: c.sent,
                 })
                 .collect(),
+            watches: replica.watches().zookeeper_counts(),
+            sessions: replica.tree().sessions().len(),
+            ephemerals: replica
+                .tree()
+                .sessions()
+                .keys()
+                .map(|s| replica.tree().get_ephemerals(*s, "/").len())
+                .sum(),
         }
     }
 

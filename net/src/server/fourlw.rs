@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use arbor_core::proto::jute::FourLetterWord;
+use arbor_core::types::ConnId;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::oneshot;
@@ -31,8 +32,13 @@ const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requ
 const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers `word` and closes the connection.
-pub(crate) async fn answer(word: FourLetterWord, wr: &mut OwnedWriteHalf, shared: &ConnShared) {
-    let text = render(word, shared).await;
+pub(crate) async fn answer(
+    word: FourLetterWord,
+    conn: ConnId,
+    wr: &mut OwnedWriteHalf,
+    shared: &ConnShared,
+) {
+    let text = render(word, conn, shared).await;
     debug!(word = word.name(), "four-letter word");
     if let Some(text) = text {
         // The asker may already be gone; the connection is closed either way.
@@ -47,7 +53,19 @@ async fn stats(shared: &ConnShared) -> Option<Stats> {
     tokio::time::timeout(STATS_TIMEOUT, rx).await.ok()?.ok()
 }
 
-async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
+/// The brief lines (` /ip:port[0](queued=0,recved=N,sent=0)`) of connections without a
+/// session; the asker itself has received its four letters (recved=1), as in ZooKeeper.
+fn sessionless_lines(asker: ConnId, shared: &ConnShared) -> Vec<String> {
+    let m = shared.sessionless.lock().unwrap_or_else(|e| e.into_inner());
+    m.iter()
+        .map(|(c, peer)| {
+            let recved = u8::from(*c == asker);
+            format!(" /{peer}[0](queued=0,recved={recved},sent=0)")
+        })
+        .collect()
+}
+
+async fn render(word: FourLetterWord, asker: ConnId, shared: &ConnShared) -> Option<String> {
     if word == FourLetterWord::TelnetClose {
         return None;
     }
@@ -66,6 +84,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             let Some(mode) = st.mode.name() else {
                 return Some(NOT_SERVING.to_string());
             };
+            let others = sessionless_lines(asker, shared);
             // Writing to a String cannot fail.
             let _ = writeln!(s, "Zookeeper version: {VERSION}");
             if word == FourLetterWord::Stat {
@@ -76,6 +95,9 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                         " /{}[1](queued={},recved={},sent={})",
                         c.peer, c.queued, c.received, c.sent
                     );
+                }
+                for line in &others {
+                    let _ = writeln!(s, "{line}");
                 }
                 s.push('\n');
             }
@@ -88,7 +110,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             );
             let _ = writeln!(s, "Received: {}", st.received);
             let _ = writeln!(s, "Sent: {}", st.sent);
-            let _ = writeln!(s, "Connections: {}", st.clients.len());
+            let _ = writeln!(s, "Connections: {}", st.clients.len() + others.len());
             let _ = writeln!(s, "Outstanding: {}", st.outstanding);
             let _ = writeln!(s, "Zxid: 0x{:x}", st.zxid.0);
             let _ = writeln!(s, "Mode: {mode}");
@@ -99,6 +121,7 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
             let Some(mode) = st.mode.name() else {
                 return Some(NOT_SERVING.to_string());
             };
+            let alive = st.clients.len() + sessionless_lines(asker, shared).len();
             let mut kv = vec![
                 ("zk_version", VERSION.to_string()),
                 ("zk_server_state", mode.to_string()),
@@ -107,11 +130,15 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 ("zk_min_latency", format!("{}", st.latency_min_ms.round())),
                 ("zk_packets_received", st.received.to_string()),
                 ("zk_packets_sent", st.sent.to_string()),
-                ("zk_num_alive_connections", st.clients.len().to_string()),
+                ("zk_num_alive_connections", alive.to_string()),
                 ("zk_outstanding_requests", st.outstanding.to_string()),
                 ("zk_znode_count", st.node_count.to_string()),
                 ("zk_arbor_last_zxid", st.zxid.0.to_string()),
                 ("zk_arbor_tree_digest", st.digest.to_string()),
+                ("zk_watch_count", st.watches.watch_count.to_string()),
+                ("zk_ephemerals_count", st.ephemerals.to_string()),
+                ("zk_global_sessions", st.sessions.to_string()),
+                ("zk_local_sessions", "0".to_string()),
             ];
             if let Some((learners, synced)) = st.learners {
                 kv.push(("zk_learners", learners.to_string()));
@@ -134,18 +161,26 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                     c.peer, c.queued, c.received, c.sent
                 );
             }
+            for line in sessionless_lines(asker, shared) {
+                let _ = writeln!(s, "{line}");
+            }
             s.push('\n');
         }
         FourLetterWord::Conf => {
-            let o = &shared.options;
+            // ZooKeeperServer.dumpConf's keys, in its order (standalone).
+            let o = shared.options.clone();
+            let sizes = dir_sizes(&o).await?;
             let _ = writeln!(s, "clientPort={}", o.client_addr.port());
-            let _ = writeln!(s, "clientPortAddress={}", o.client_addr.ip());
+            s.push_str("secureClientPort=-1\n");
             let _ = writeln!(s, "dataDir={}", o.storage.data_dir.display());
+            let _ = writeln!(s, "dataDirSize={}", sizes.0);
             let _ = writeln!(s, "dataLogDir={}", o.storage.data_log_dir.display());
+            let _ = writeln!(s, "dataLogSize={}", sizes.1);
             let _ = writeln!(s, "tickTime={}", o.tick.as_millis());
             let _ = writeln!(s, "maxClientCnxns={}", o.max_client_cnxns);
             let _ = writeln!(s, "minSessionTimeout={}", o.min_session_timeout.as_millis());
             let _ = writeln!(s, "maxSessionTimeout={}", o.max_session_timeout.as_millis());
+            s.push_str("clientPortListenBacklog=-1\n");
             let _ = writeln!(s, "serverId={}", o.id.0);
         }
         FourLetterWord::Envi => {
@@ -157,16 +192,18 @@ async fn render(word: FourLetterWord, shared: &ConnShared) -> Option<String> {
                 let _ = writeln!(s, "user.dir={}", dir.display());
             }
         }
+        FourLetterWord::Wchs => {
+            // 3.8 prints its data-watch table (WatchManager.toString) then a newline.
+            let w = stats(shared).await?.watches.wchs;
+            let _ = writeln!(
+                s,
+                "{} connections watching {} paths",
+                w.connections, w.paths
+            );
+            let _ = writeln!(s, "Total watches:{}", w.watches);
+        }
         FourLetterWord::Dirs => {
-            let o = shared.options.clone();
-            let sizes = tokio::task::spawn_blocking(move || {
-                (
-                    dir_size(&o.storage.data_dir),
-                    dir_size(&o.storage.data_log_dir),
-                )
-            })
-            .await
-            .ok()?;
+            let sizes = dir_sizes(&shared.options).await?;
             let _ = writeln!(s, "datadir_size: {}", sizes.0);
             let _ = writeln!(s, "logdir_size: {}", sizes.1);
         }
@@ -186,6 +223,19 @@ fn java_double(v: f64) -> String {
     } else {
         format!("{r}")
     }
+}
+
+/// (data dir, log dir) sizes, read off the async threads.
+async fn dir_sizes(o: &std::sync::Arc<super::ServeOptions>) -> Option<(u64, u64)> {
+    let o = o.clone();
+    tokio::task::spawn_blocking(move || {
+        (
+            dir_size(&o.storage.data_dir),
+            dir_size(&o.storage.data_log_dir),
+        )
+    })
+    .await
+    .ok()
 }
 
 /// Bytes in the regular files directly inside `dir` (0 if unreadable).

@@ -90,6 +90,8 @@ pub struct ServeOptions {
     pub ready_timeout: Duration,
     /// The ensemble this server belongs to; `None` for a standalone server.
     pub ensemble: Option<EnsembleOptions>,
+    /// `extendedTypesEnabled`: TTL creates are served (otherwise Unimplemented).
+    pub extended_types_enabled: bool,
 }
 
 /// An ensemble member's view of the ensemble.
@@ -141,6 +143,7 @@ impl ServeOptions {
             snap_retain_count: 3,
             ready_timeout: Duration::from_secs(30),
             ensemble: None,
+            extended_types_enabled: false,
         }
     }
 
@@ -167,6 +170,7 @@ impl ServeOptions {
         o.max_client_cnxns = cfg.max_client_cnxns;
         o.four_letter_words = cfg.four_letter_words.clone();
         o.snap_retain_count = cfg.autopurge_snap_retain_count;
+        o.extended_types_enabled = cfg.extended_types_enabled;
         Ok(o)
     }
 
@@ -191,6 +195,7 @@ impl ServeOptions {
         cfg.session_timeout_ms_min = ms(self.min_session_timeout);
         cfg.session_timeout_ms_max = ms(self.max_session_timeout);
         cfg.snapshot_every_txns = self.snapshot_every_txns;
+        cfg.tree.extended_types_enabled = self.extended_types_enabled;
         cfg.validate()
             .map_err(|reason| ServeError::InvalidOptions { reason })?;
         Ok(cfg)
@@ -449,6 +454,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
             max_client_cnxns: opts.max_client_cnxns,
             handshake_timeout: opts.handshake_timeout,
             options: Arc::new(opts.clone()),
+            sessionless: std::sync::Mutex::default(),
         },
         shutdown_rx,
     ));
