@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use arbor_sim::{Mutation, Options, Report};
+use arbor_sim::{DiskFaults, Mutation, Options, Report, StorageFaults};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::format::Writer;
@@ -77,6 +77,18 @@ pub struct SimArgs {
     /// Probability that a crash keeps a random prefix of unsynced writes and tears the next.
     #[arg(long, default_value_t = 0.0)]
     unsynced_survive_prob: f64,
+    /// Per crash with an unsynced txn write pending: probability the write is torn.
+    #[arg(long, default_value_t = StorageFaults::default().torn_write_prob)]
+    torn_write_prob: f64,
+    /// Per fsync: probability a bit of a stored record or snapshot flips.
+    #[arg(long, default_value_t = StorageFaults::default().bit_flip_prob)]
+    bit_flip_prob: f64,
+    /// Per fsync that logged txns: probability the last record lands in the wrong slot.
+    #[arg(long, default_value_t = StorageFaults::default().misdirect_prob)]
+    misdirect_prob: f64,
+    /// Per fsync: probability it fails (fatal: the node crashes and restarts).
+    #[arg(long, default_value_t = StorageFaults::default().fsync_fail_prob)]
+    fsync_fail_prob: f64,
     /// Inject a deliberate environment bug to prove the checkers catch it.
     #[arg(long, value_enum)]
     mutation: Option<MutationArg>,
@@ -87,6 +99,8 @@ pub struct SimArgs {
 enum MutationArg {
     /// fsync reports success but only every other one is durable.
     LyingFsync,
+    /// Recovery ignores the disk's checksums (damage goes undetected).
+    NoChecksums,
     /// Peer links are not FIFO.
     ReorderLinks,
 }
@@ -111,9 +125,16 @@ impl SimArgs {
             trace_keep: self.trace_keep,
             mutation: self.mutation.map(|m| match m {
                 MutationArg::LyingFsync => Mutation::LyingFsync,
+                MutationArg::NoChecksums => Mutation::NoChecksums,
                 MutationArg::ReorderLinks => Mutation::ReorderLinks,
             }),
             unsynced_survive_prob: self.unsynced_survive_prob,
+            storage: StorageFaults {
+                torn_write_prob: self.torn_write_prob,
+                bit_flip_prob: self.bit_flip_prob,
+                misdirect_prob: self.misdirect_prob,
+                fsync_fail_prob: self.fsync_fail_prob,
+            },
             ..Options::default()
         };
         if self.no_faults {
@@ -257,6 +278,14 @@ fn print_summary(rs: &[Report], secs: f64) {
     println!("simulated time   {sim:.1} s");
     println!("events           {events}");
     println!("faults injected  {faults}");
+    let mut disk = DiskFaults::default();
+    for r in rs {
+        disk.add(&r.disk_faults);
+    }
+    println!(
+        "  storage        {} torn, {} bit flips, {} misdirected, {} fsync failures; damage detected at {} restarts",
+        disk.torn, disk.bit_flips, disk.misdirected, disk.fsync_failures, disk.damage_detected
+    );
     println!("txns committed   {txns}");
     println!("writes acked     {acked}");
     println!(

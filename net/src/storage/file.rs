@@ -33,7 +33,10 @@ use arbor_core::txn::Txn;
 use arbor_core::types::{Epoch, PersistToken, Zxid};
 use tracing::{debug, info, warn};
 
-use super::epoch::{read_epoch, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
+use super::epoch::{
+    read_damaged, read_epoch, write_damaged, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE,
+    DAMAGED_ZXID_FILE,
+};
 use super::fsutil::{fsync_dir, remove_file, TMP_SUFFIX};
 use super::snapshot::{list_snapshots, read_snapshot_file, write_snapshot_file, SNAPSHOT_PREFIX};
 use super::wal::{
@@ -147,6 +150,7 @@ impl FileStorage {
         }
         let accepted = read_epoch(&opts.data_dir, ACCEPTED_EPOCH_FILE)?;
         let current = read_epoch(&opts.data_dir, CURRENT_EPOCH_FILE)?;
+        let damaged = read_damaged(&opts.data_dir)?;
         // Read-time half of the epoch checks `write_epoch` asserts: acceptedEpoch is
         // written before currentEpoch ever reaches it (zab.md, epoch sanity).
         if current.unwrap_or_default() > accepted.unwrap_or_default() {
@@ -203,6 +207,7 @@ impl FileStorage {
                 current_epoch: current.unwrap_or_default(),
                 snapshot,
                 log: recovered_log,
+                damaged,
             },
             report,
         })
@@ -291,6 +296,12 @@ impl FileStorage {
                 LogRecord::AcceptedEpoch(e) => self.write_epoch(ACCEPTED_EPOCH_FILE, *e)?,
                 LogRecord::CurrentEpoch(e) => self.write_epoch(CURRENT_EPOCH_FILE, *e)?,
                 LogRecord::Txn(txn) => self.append_txn(txn)?,
+                LogRecord::Damaged(bound) => {
+                    // Like an epoch file: ordered after every earlier record.
+                    self.flush_and_sync()?;
+                    write_damaged(&self.opts.data_dir, *bound)?;
+                    debug!(bound = ?bound, "damage marker written");
+                }
             }
         }
         Ok(())
@@ -594,6 +605,7 @@ fn remove_temp_files(dir: &Path, report: &mut RecoveryReport) -> Result<(), Stor
             SNAPSHOT_PREFIX,
             ACCEPTED_EPOCH_FILE,
             CURRENT_EPOCH_FILE,
+            DAMAGED_ZXID_FILE,
         ]
         .iter()
         .any(|p| name.starts_with(p));
@@ -605,9 +617,12 @@ fn remove_temp_files(dir: &Path, report: &mut RecoveryReport) -> Result<(), Stor
             remove_file(&path)?;
             report.temp_files_removed.push(path);
             removed = true;
-        } else if (name.starts_with(ACCEPTED_EPOCH_FILE) || name.starts_with(CURRENT_EPOCH_FILE))
+        } else if (name.starts_with(ACCEPTED_EPOCH_FILE)
+            || name.starts_with(CURRENT_EPOCH_FILE)
+            || name.starts_with(DAMAGED_ZXID_FILE))
             && name != ACCEPTED_EPOCH_FILE
             && name != CURRENT_EPOCH_FILE
+            && name != DAMAGED_ZXID_FILE
         {
             return Err(StorageError::UnknownFile { path });
         }

@@ -63,8 +63,10 @@ pub struct Report {
     pub sim_ns: u64,
     /// Events processed.
     pub events: u64,
-    /// Faults injected.
+    /// Faults injected (every kind, storage faults included).
     pub faults: u64,
+    /// Storage faults injected, by kind, and damage found at restarts.
+    pub disk_faults: DiskFaults,
     /// Distinct transactions committed.
     pub txns_committed: usize,
     /// Client writes acknowledged.
@@ -77,6 +79,32 @@ pub struct Report {
     pub trace_hash: u64,
     /// The failure, if any.
     pub failure: Option<Failure>,
+}
+
+/// Storage fault counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskFaults {
+    /// Torn writes left by a crash.
+    pub torn: u64,
+    /// Bits flipped in stored records or snapshots.
+    pub bit_flips: u64,
+    /// Records written to the wrong slot.
+    pub misdirected: u64,
+    /// fsyncs that failed (each crashed its node).
+    pub fsync_failures: u64,
+    /// Restarts whose recovery found damage by checksum.
+    pub damage_detected: u64,
+}
+
+impl DiskFaults {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &DiskFaults) {
+        self.torn += o.torn;
+        self.bit_flips += o.bit_flips;
+        self.misdirected += o.misdirected;
+        self.fsync_failures += o.fsync_failures;
+        self.damage_detected += o.damage_detected;
+    }
 }
 
 /// A failed run.
@@ -256,6 +284,8 @@ struct Rngs {
     disk: ChaCha8Rng,
     fault: ChaCha8Rng,
     client: ChaCha8Rng,
+    /// Storage faults only (drawn last from the master, so the other streams are unchanged).
+    storage: ChaCha8Rng,
 }
 
 struct Checkers {
@@ -292,6 +322,7 @@ pub struct World {
     trace: Trace,
     events: u64,
     faults: u64,
+    disk_faults: DiskFaults,
     fault_end: u64,
     end: u64,
     in_fault_phase: bool,
@@ -315,6 +346,7 @@ impl World {
             disk: ChaCha8Rng::seed_from_u64(master.gen()),
             fault: ChaCha8Rng::seed_from_u64(master.gen()),
             client: ChaCha8Rng::seed_from_u64(master.gen()),
+            storage: ChaCha8Rng::seed_from_u64(master.gen()),
         };
         let n = opts.nodes;
         let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
@@ -384,6 +416,7 @@ impl World {
             trace: Trace::new(opts.trace_keep),
             events: 0,
             faults: 0,
+            disk_faults: DiskFaults::default(),
             fault_end,
             end,
             in_fault_phase: true,
@@ -403,6 +436,7 @@ impl World {
             sim_ns: self.now,
             events: self.events,
             faults: self.faults,
+            disk_faults: self.disk_faults,
             txns_committed: self.chk.agreement.len(),
             writes_acked: self.chk.durability.len(),
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
@@ -806,14 +840,25 @@ impl World {
         if self.nodes[n].inc != inc || self.nodes[n].replica.is_none() {
             return Ok(());
         }
+        if self.roll_storage(self.opts.storage.fsync_fail_prob) {
+            // A failed fsync is fatal for the process (storage contract): it never reports
+            // `Persisted`, and what it wrote is not trusted to be on disk.
+            self.disk_faults.fsync_failures += 1;
+            self.line(format!("node {} fsync failed", n + 1));
+            self.crash(n);
+            return Ok(());
+        }
         let lie = self.opts.mutation == Some(Mutation::LyingFsync) && token.0 % 2 == 1;
         let node = &mut self.nodes[n];
+        let logged_before = node.disk.durable.log.len();
         if !lie && node.disk.sync_through(token) {
             let d = &node.disk.durable;
-            let last = d.log.last().map(|t| t.header.zxid);
+            let last = d.last_txn_zxid();
             self.chk
                 .epochs
                 .on_durable(node.id, d.accepted, d.current, last)?;
+            let grew = self.nodes[n].disk.durable.log.len() > logged_before;
+            self.maybe_damage_after_sync(n, grew);
         }
         if self.roll_crash_on_persist() {
             // Durable, but the crash comes before `Persisted` reaches the core.
