@@ -124,6 +124,7 @@ impl World {
         };
         let applied = replica.applied_zxid();
         let id = self.nodes[n].id;
+        self.nodes[n].damaged_seen = replica.damaged().is_some();
         self.chk.primary.on_restart(id, applied);
         {
             let node = &mut self.nodes[n];

@@ -94,6 +94,10 @@ pub struct DiskFaults {
     pub fsync_failures: u64,
     /// Restarts whose recovery found damage by checksum.
     pub damage_detected: u64,
+    /// Damaged replicas repaired by a resync (their damage flag cleared).
+    pub repaired: u64,
+    /// Replicas still flagged damaged at the end of the run.
+    pub damaged_at_end: u64,
 }
 
 impl DiskFaults {
@@ -104,6 +108,8 @@ impl DiskFaults {
         self.misdirected += o.misdirected;
         self.fsync_failures += o.fsync_failures;
         self.damage_detected += o.damage_detected;
+        self.repaired += o.repaired;
+        self.damaged_at_end += o.damaged_at_end;
     }
 }
 
@@ -258,6 +264,8 @@ struct Node {
     shadow: BTreeMap<Zxid, Txn>,
     applied_seen: Zxid,
     role_seen: &'static str,
+    /// The replica was flagged damaged at the last observation.
+    damaged_seen: bool,
     serving_seen: Option<(ServerId, arbor_core::types::Epoch)>,
 }
 
@@ -373,6 +381,7 @@ impl World {
                     shadow: BTreeMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
+                    damaged_seen: false,
                     serving_seen: None,
                 }
             })
@@ -436,7 +445,14 @@ impl World {
             sim_ns: self.now,
             events: self.events,
             faults: self.faults,
-            disk_faults: self.disk_faults,
+            disk_faults: DiskFaults {
+                damaged_at_end: self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.replica.as_ref().is_some_and(|r| r.damaged().is_some()))
+                    .count() as u64,
+                ..self.disk_faults
+            },
             txns_committed: self.chk.agreement.len(),
             writes_acked: self.chk.durability.len(),
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
@@ -748,6 +764,17 @@ impl World {
             self.chk.digests.observe(id, applied, r.tree().digest())?;
             self.chk.ephemerals.check(id, old, applied, r.tree())?;
         }
+        let damaged = r.damaged().is_some();
+        if node.damaged_seen && !damaged {
+            self.disk_faults.repaired += 1;
+            self.line(format!("node {} storage damage repaired by resync", id.0));
+        }
+        let node = &mut self.nodes[n];
+        node.damaged_seen = damaged;
+        let node = &self.nodes[n];
+        let Some(r) = node.replica.as_ref() else {
+            return Ok(());
+        };
         let serving = r.serving_leader();
         let role = r.role_name();
         let mut newly_leader = false;
