@@ -15,6 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
@@ -41,6 +42,7 @@ use crate::check::{CheckResult, Violation};
 use crate::client::Client;
 use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
+use crate::rng::{input_seed, ByteSource, SimRng};
 use crate::trace::{set_sim_time_ns, Trace};
 
 mod clients;
@@ -124,6 +126,18 @@ pub struct Failure {
     pub recent: Vec<String>,
     /// The command that replays this run.
     pub replay: String,
+}
+
+/// Runs a world driven by fuzz input (see [`crate::rng`]); `Report::seed` is the input's
+/// hash. Replay by running the same input again.
+pub fn run_driven(input: &[u8], opts: &Options) -> Report {
+    install_panic_capture();
+    let seed = input_seed(input);
+    let source = Rc::new(RefCell::new(ByteSource::new(input, seed)));
+    let mut w = World::with_source(seed, opts.clone(), Some(source));
+    let report = w.run();
+    IN_SIM.with(|c| c.set(false));
+    report
 }
 
 /// Runs one seed to the end (or to its first failure).
@@ -288,12 +302,12 @@ struct Conn {
 }
 
 struct Rngs {
-    net: ChaCha8Rng,
-    disk: ChaCha8Rng,
-    fault: ChaCha8Rng,
-    client: ChaCha8Rng,
+    net: SimRng,
+    disk: SimRng,
+    fault: SimRng,
+    client: SimRng,
     /// Storage faults only (drawn last from the master, so the other streams are unchanged).
-    storage: ChaCha8Rng,
+    storage: SimRng,
 }
 
 struct Checkers {
@@ -346,15 +360,26 @@ pub struct World {
 impl World {
     /// A world for `seed`.
     pub fn new(seed: u64, opts: Options) -> World {
+        World::with_source(seed, opts, None)
+    }
+
+    /// A world whose network, disk, fault, client and storage decisions are read from
+    /// `source` (fuzz input) instead of the seed's streams; the seed still decides the
+    /// configuration and the clients' identities.
+    pub fn with_source(seed: u64, opts: Options, source: Option<Rc<RefCell<ByteSource>>>) -> World {
         assert!(opts.nodes >= 1, "at least one node");
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         let mut cfg_rng = ChaCha8Rng::seed_from_u64(master.gen());
+        let stream = |seed: u64| match &source {
+            Some(s) => SimRng::Driven(s.clone()),
+            None => SimRng::Seeded(ChaCha8Rng::seed_from_u64(seed)),
+        };
         let rng = Rngs {
-            net: ChaCha8Rng::seed_from_u64(master.gen()),
-            disk: ChaCha8Rng::seed_from_u64(master.gen()),
-            fault: ChaCha8Rng::seed_from_u64(master.gen()),
-            client: ChaCha8Rng::seed_from_u64(master.gen()),
-            storage: ChaCha8Rng::seed_from_u64(master.gen()),
+            net: stream(master.gen()),
+            disk: stream(master.gen()),
+            fault: stream(master.gen()),
+            client: stream(master.gen()),
+            storage: stream(master.gen()),
         };
         let n = opts.nodes;
         let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
