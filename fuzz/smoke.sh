@@ -23,6 +23,7 @@ runs_for() {
         peer_message) echo 800000 ;;
         wal_frame) echo 250000 ;;
         tree_ops) echo 100000 ;;
+        sim_run) echo 200 ;;
         *) echo 100000 ;;
     esac
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use arbor_sim::{Mutation, Options, Report};
+use arbor_sim::{DiskFaults, Mutation, Options, Report, StorageFaults};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::format::Writer;
@@ -83,8 +83,20 @@ pub struct SimArgs {
     /// Probability that a crash keeps a random prefix of unsynced writes and tears the next.
     #[arg(long, default_value_t = 0.0)]
     unsynced_survive_prob: f64,
+    /// Per crash with an unsynced txn write pending: probability the write is torn.
+    #[arg(long, default_value_t = StorageFaults::default().torn_write_prob)]
+    torn_write_prob: f64,
+    /// Per fsync: probability a bit of a stored record or snapshot flips.
+    #[arg(long, default_value_t = StorageFaults::default().bit_flip_prob)]
+    bit_flip_prob: f64,
+    /// Per fsync that logged txns: probability the last record lands in the wrong slot.
+    #[arg(long, default_value_t = StorageFaults::default().misdirect_prob)]
+    misdirect_prob: f64,
+    /// Per fsync: probability it fails (fatal: the node crashes and restarts).
+    #[arg(long, default_value_t = StorageFaults::default().fsync_fail_prob)]
+    fsync_fail_prob: f64,
     /// Inject a deliberate bug to prove the checkers catch it: an environment bug
-    /// (lying-fsync, reorder-links) or a core canary (ack-before-persist,
+    /// (lying-fsync, no-checksums, reorder-links) or a core canary (ack-before-persist,
     /// commit-without-quorum, current-epoch-before-sync, follower-keeps-ephemerals,
     /// keep-uncommitted-across-election, newleader-ack-before-sync, trunc-skipped-on-disk,
     /// watch-after-reply).
@@ -121,6 +133,12 @@ impl SimArgs {
             trace_keep: self.trace_keep,
             mutation: self.mutation,
             unsynced_survive_prob: self.unsynced_survive_prob,
+            storage: StorageFaults {
+                torn_write_prob: self.torn_write_prob,
+                bit_flip_prob: self.bit_flip_prob,
+                misdirect_prob: self.misdirect_prob,
+                fsync_fail_prob: self.fsync_fail_prob,
+            },
             ..Options::default()
         };
         if self.no_faults {
@@ -264,6 +282,14 @@ fn print_summary(rs: &[Report], secs: f64) {
     println!("simulated time   {sim:.1} s");
     println!("events           {events}");
     println!("faults injected  {faults}");
+    let mut disk = DiskFaults::default();
+    for r in rs {
+        disk.add(&r.disk_faults);
+    }
+    println!(
+        "  storage        {} torn, {} bit flips, {} misdirected, {} fsync failures; damage detected at {} restarts",
+        disk.torn, disk.bit_flips, disk.misdirected, disk.fsync_failures, disk.damage_detected
+    );
     println!("txns committed   {txns}");
     println!("writes acked     {acked}");
     println!(

@@ -2,6 +2,7 @@
 //! target, in the normal test suite. Inputs live in `tests/fuzz_regressions/TARGET/`; the
 //! same files are also in `fuzz/corpus/TARGET/`, so every fuzz run starts from them.
 
+#![allow(clippy::print_stdout)] // the test names each replayed input on its output
 use std::fs;
 use std::path::PathBuf;
 

@@ -130,33 +130,53 @@ fn zero_filled_or_garbage_tail_is_torn() {
     }
 }
 
+/// Mid-log damage (a record that fails its CRC with valid records after it) no longer
+/// stops the server: the log is cut at the damaged record, the damage marker is written
+/// first, and the replica starts flagged damaged (`Recovered::damaged`), so it resyncs from
+/// the leader before it votes again.
 #[test]
-fn bit_flip_in_a_middle_record_is_mid_log_damage() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(fresh_with(dir.path(), opts(dir.path()), &txns(5)));
-    let seg = only_segment(dir.path());
-    let good = fs::read(&seg).unwrap();
+fn bit_flip_in_a_middle_record_cuts_the_log_and_flags_damage() {
+    let good_dir = tempfile::tempdir().unwrap();
+    drop(fresh_with(good_dir.path(), opts(good_dir.path()), &txns(5)));
+    let good = fs::read(only_segment(good_dir.path())).unwrap();
     let offsets = frame_offsets(&good);
     let mid = offsets[2];
     // A flip in the length, the CRC, the zxid, the kind or the payload of record 3.
     for at in [mid, mid + 5, mid + 9, mid + 16, mid + 20] {
+        let dir = tempfile::tempdir().unwrap();
+        drop(fresh_with(dir.path(), opts(dir.path()), &txns(5)));
+        let seg = only_segment(dir.path());
         let mut b = good.clone();
         b[at] ^= 0x10;
         fs::write(&seg, &b).unwrap();
-        match FileStorage::open(opts(dir.path())) {
-            Err(StorageError::MidLogDamage { path, offset, .. }) => {
-                assert_eq!(path, seg);
-                assert_eq!(offset, mid as u64, "flip at {at}");
-            }
-            other => panic!("flip at {at}: expected mid-log damage, got {other:?}"),
-        }
-        // The damaged file is left as it was: nothing was silently cut.
-        assert_eq!(fs::read(&seg).unwrap(), b);
+        let o = open(dir.path());
+        assert_eq!(o.recovered.log, txns(2), "flip at {at}");
+        let bound = o.recovered.damaged.expect("damage flagged");
+        assert_eq!(
+            bound.counter(),
+            u32::MAX,
+            "widest bound in the accepted epoch"
+        );
+        assert_eq!(
+            o.report.mid_log_damage,
+            Some((seg.clone(), mid as u64)),
+            "flip at {at}"
+        );
+        assert_eq!(
+            fs::read(&seg).unwrap(),
+            good[..mid].to_vec(),
+            "cut at the damage"
+        );
+        drop(o);
+        // The marker survives a restart although the log now looks intact.
+        let again = open(dir.path());
+        assert_eq!(again.recovered.damaged, Some(bound));
+        assert_eq!(again.recovered.log, txns(2));
     }
 }
 
 #[test]
-fn damage_in_an_older_segment_is_mid_log_even_at_its_end() {
+fn damage_in_an_older_segment_cuts_there_and_drops_later_segments() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path());
     o.segment_bytes_max = 200;
@@ -165,11 +185,12 @@ fn damage_in_an_older_segment_is_mid_log_even_at_its_end() {
     assert!(segs.len() >= 3, "{segs:?}");
     let first = &segs[0];
     let b = fs::read(first).unwrap();
+    let in_first = frame_offsets(&b).len();
     fs::write(first, &b[..b.len() - 1]).unwrap();
-    assert!(matches!(
-        FileStorage::open(o),
-        Err(StorageError::MidLogDamage { .. })
-    ));
+    let opened = FileStorage::open(o).expect("opens flagged damaged");
+    assert!(opened.recovered.damaged.is_some());
+    assert_eq!(opened.recovered.log, txns(in_first as u32 - 1));
+    assert_eq!(segment_files(dir.path()), vec![first.clone()]);
 }
 
 #[test]

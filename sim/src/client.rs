@@ -13,7 +13,6 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::types::{Acl, AddWatchMode, ConnId, Perms, SessionId, WatcherType, Zxid};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// One request and its outcome.
 #[derive(Clone, Debug)]
@@ -102,7 +101,7 @@ pub struct Client {
 
 impl Client {
     /// A fresh client.
-    pub fn new(idx: usize, rng: &mut ChaCha8Rng) -> Client {
+    pub fn new(idx: usize, rng: &mut impl Rng) -> Client {
         Client {
             idx,
             session: None,
@@ -130,15 +129,15 @@ impl Client {
 /// Key space: small, so that conditional ops conflict.
 const KEYS: u32 = 8;
 
-fn key(rng: &mut ChaCha8Rng) -> String {
+fn key(rng: &mut impl Rng) -> String {
     format!("/k{}", rng.gen_range(0..KEYS))
 }
 
-fn data(rng: &mut ChaCha8Rng) -> Option<Vec<u8>> {
+fn data(rng: &mut impl Rng) -> Option<Vec<u8>> {
     Some(vec![rng.gen::<u8>(); rng.gen_range(0..16)])
 }
 
-fn version(rng: &mut ChaCha8Rng) -> i32 {
+fn version(rng: &mut impl Rng) -> i32 {
     if rng.gen_bool(0.5) {
         -1
     } else {
@@ -146,7 +145,7 @@ fn version(rng: &mut ChaCha8Rng) -> i32 {
     }
 }
 
-fn create(rng: &mut ChaCha8Rng) -> CreateRequest {
+fn create(rng: &mut impl Rng) -> CreateRequest {
     // 0 persistent, 1 ephemeral, 2 persistent sequential, 3 ephemeral sequential.
     let flags = rng.gen_range(0..4);
     let path = if flags >= 2 {
@@ -163,10 +162,7 @@ fn create(rng: &mut ChaCha8Rng) -> CreateRequest {
 }
 
 /// A random request: (request, op name, is write).
-pub fn gen_op(
-    rng: &mut ChaCha8Rng,
-    sequentials: &mut Vec<String>,
-) -> (Request, &'static str, bool) {
+pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'static str, bool) {
     if !sequentials.is_empty() && rng.gen_bool(0.25) {
         let i = rng.gen_range(0..sequentials.len());
         let path = sequentials.swap_remove(i);
@@ -252,7 +248,7 @@ pub fn gen_op(
 /// The less common ops, so that every client op reaches the replicas under faults: ACLs,
 /// containers, getChildren2, getAllChildrenNumber, getEphemerals, multiRead, persistent and
 /// recursive watches, and watch checks / removal.
-fn gen_rare_op(rng: &mut ChaCha8Rng) -> (Request, &'static str, bool) {
+fn gen_rare_op(rng: &mut impl Rng) -> (Request, &'static str, bool) {
     match rng.gen_range(0..10) {
         0 => {
             // Never take away READ/WRITE from world: later ops on the key must stay possible

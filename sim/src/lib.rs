@@ -11,12 +11,13 @@ pub mod check;
 pub mod client;
 pub mod disk;
 pub mod options;
+pub mod rng;
 pub mod trace;
 pub mod world;
 
 pub use check::Violation;
-pub use options::{Mutation, Options};
-pub use world::{run, Failure, Report};
+pub use options::{Mutation, Options, StorageFaults};
+pub use world::{run, run_driven, DiskFaults, Failure, Report};
 
 /// The version of the simulator's replay format.
 pub const REPLAY_FORMAT_VERSION: u32 = 1;

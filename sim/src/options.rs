@@ -54,8 +54,53 @@ pub struct Options {
     /// flushed them) and tears the next one. 0 gives the pessimistic model in which a crash
     /// loses everything unsynced.
     pub unsynced_survive_prob: f64,
+    /// Storage faults (simulated disk damage and failing fsyncs).
+    pub storage: StorageFaults,
     /// A deliberate driver bug, to prove the checkers catch what it breaks.
     pub mutation: Option<Mutation>,
+}
+
+/// Storage fault probabilities. Damage (torn, bit flip, misdirected) is only injected while
+/// fewer than `(nodes - 1) / 2` nodes hold damage that no resync has repaired yet, so a
+/// quorum always keeps an intact copy of every committed txn; it is found by the disk's
+/// checksums at the node's next restart. Faults stop with the fault phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageFaults {
+    /// Per crash with an unsynced txn write pending: the write is torn (a prefix of its
+    /// records reaches the disk, the last of them only partly).
+    pub torn_write_prob: f64,
+    /// Per completed fsync: a bit of a random durable record (or of the snapshot) of that
+    /// node flips (a latent sector error, found at the next restart).
+    pub bit_flip_prob: f64,
+    /// Per completed fsync that wrote txns: the last record landed in the slot of an earlier
+    /// record instead of its own.
+    pub misdirect_prob: f64,
+    /// Per fsync: it reports failure. The storage contract makes that fatal for the process:
+    /// the node crashes (nothing unsynced survives) and restarts from its disk.
+    pub fsync_fail_prob: f64,
+}
+
+impl Default for StorageFaults {
+    fn default() -> StorageFaults {
+        StorageFaults {
+            torn_write_prob: 0.1,
+            bit_flip_prob: 0.0003,
+            misdirect_prob: 0.0002,
+            fsync_fail_prob: 0.0002,
+        }
+    }
+}
+
+impl StorageFaults {
+    /// No storage faults.
+    pub fn none() -> StorageFaults {
+        StorageFaults {
+            torn_write_prob: 0.0,
+            bit_flip_prob: 0.0,
+            misdirect_prob: 0.0,
+            fsync_fail_prob: 0.0,
+        }
+    }
 }
 
 /// A deliberate bug injected into the simulated environment (never in normal runs).
@@ -65,6 +110,10 @@ pub enum Mutation {
     /// durable, so a crash can lose acknowledged data (the ZOOKEEPER-3911 / -4646 class
     /// seen from the storage side). Durability / agreement checkers must fire.
     LyingFsync,
+    /// Recovery ignores the disk's checksums: damaged records are read as if valid (a
+    /// record that does not decode ends the log) and no damage is reported to the core.
+    /// Agreement / durability checkers must fire under storage faults.
+    NoChecksums,
     /// Peer links deliver out of order (the contract promises FIFO). Some checker or a
     /// core assertion must fire.
     ReorderLinks,
@@ -74,9 +123,13 @@ pub enum Mutation {
 }
 
 impl Mutation {
-    /// Every mutation: the two environment bugs, then every core canary.
+    /// Every mutation: the environment bugs, then every core canary.
     pub fn all() -> Vec<Mutation> {
-        let mut v = vec![Mutation::LyingFsync, Mutation::ReorderLinks];
+        let mut v = vec![
+            Mutation::LyingFsync,
+            Mutation::NoChecksums,
+            Mutation::ReorderLinks,
+        ];
         v.extend(Canary::ALL.into_iter().map(Mutation::Core));
         v
     }
@@ -85,6 +138,7 @@ impl Mutation {
     pub fn name(self) -> &'static str {
         match self {
             Mutation::LyingFsync => "lying-fsync",
+            Mutation::NoChecksums => "no-checksums",
             Mutation::ReorderLinks => "reorder-links",
             Mutation::Core(c) => c.name(),
         }
@@ -120,6 +174,7 @@ impl Default for Options {
             trace_keep: 60,
             mutation: None,
             unsynced_survive_prob: 0.0,
+            storage: StorageFaults::default(),
         }
     }
 }
@@ -135,6 +190,7 @@ impl Options {
         self.partition_rate = 0.0;
         self.client_drop_rate = 0.0;
         self.clock_jump_rate = 0.0;
+        self.storage = StorageFaults::none();
         self
     }
 
@@ -148,7 +204,8 @@ impl Options {
             "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
              --crash-rate {} --crash-on-persist {} --power-loss-prob {} --recovery-crash-prob {} --link-break-rate {} --partition-rate {} \
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
-             --kind-off-prob {} --unsynced-survive-prob {}{mutation}",
+             --kind-off-prob {} --unsynced-survive-prob {} --torn-write-prob {} \
+             --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -166,6 +223,10 @@ impl Options {
             self.disk_delay_us_max,
             self.kind_off_prob,
             self.unsynced_survive_prob,
+            self.storage.torn_write_prob,
+            self.storage.bit_flip_prob,
+            self.storage.misdirect_prob,
+            self.storage.fsync_fail_prob,
         )
     }
 }

@@ -14,8 +14,9 @@
 //! | mutation                          | seeds needed | caught by    |
 //! |-----------------------------------|-------------:|--------------|
 //! | lying-fsync                       |            1 | durability   |
+//! | no-checksums                      |            8 | durability   |
 //! | reorder-links                     |            1 | durability   |
-//! | ack-before-persist                |           29 | durability   |
+//! | ack-before-persist                |           20 | durability   |
 //! | commit-without-quorum             |            4 | durability   |
 //! | current-epoch-before-sync         |           72 | durability   |
 //! | follower-keeps-ephemerals         |            1 | digest       |
@@ -43,8 +44,9 @@ fn table() -> Vec<(Mutation, u64, &'static [&'static str])> {
     use Mutation as M;
     vec![
         (M::LyingFsync, 0, &["durability"]),
+        (M::NoChecksums, 7, &["durability", "agreement"]),
         (M::ReorderLinks, 0, &["durability"]),
-        (M::Core(C::AckBeforePersist), 28, &["durability"]),
+        (M::Core(C::AckBeforePersist), 19, &["durability"]),
         (M::Core(C::CommitWithoutQuorum), 3, &["durability"]),
         (M::Core(C::CurrentEpochBeforeSync), 71, &["durability"]),
         (M::Core(C::FollowerKeepsEphemerals), 0, &["digest"]),
@@ -117,6 +119,7 @@ macro_rules! canary_tests {
 
 canary_tests! {
     lying_fsync => Mutation::LyingFsync,
+    no_checksums => Mutation::NoChecksums,
     reorder_links => Mutation::ReorderLinks,
     ack_before_persist => Mutation::Core(Canary::AckBeforePersist),
     commit_without_quorum => Mutation::Core(Canary::CommitWithoutQuorum),

@@ -14,6 +14,13 @@
 //! Recovery: what storage returns is a [`Recovered`]; log records are replayed in order
 //! (a `TruncateLog` removes records with zxid above its bound, an `InstallSnapshot`
 //! replaces the snapshot and discards the log).
+//!
+//! Storage faults: drivers checksum every stored record and snapshot. At recovery, a record
+//! that fails its checksum (bit flip, torn or misdirected write) and everything after it is
+//! discarded and reported in [`Recovered::damaged`] (the replica then rejoins by a sync). A
+//! failed fsync is fatal for the process: the driver never reports `Persisted` for it and
+//! restarts the replica from what is durable (ZooKeeper exits on a failed txn-log sync;
+//! ZOOKEEPER-4882 shows what goes wrong when memory keeps running ahead of the disk).
 
 use crate::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, ResponseBody, WatcherEvent,
@@ -101,6 +108,14 @@ pub enum LogRecord {
     CurrentEpoch(Epoch),
     /// A logged (not necessarily committed) transaction.
     Txn(Txn),
+    /// The damage marker. `Some(bound)`: recovery found damage in this replica's log or
+    /// snapshot and cut it; the replica may have acknowledged txns up to `bound` that it no
+    /// longer holds, so it must not vote or count towards a quorum. `None`: a sync from a
+    /// leader replaced the damaged history (written right after that sync's `CurrentEpoch`).
+    /// Drivers keep the latest value durably next to the epochs (never purged with the log)
+    /// and return it as [`Recovered::damaged`]. Last variant: the postcard encoding of the
+    /// earlier variants is unchanged.
+    Damaged(Option<Zxid>),
 }
 
 /// Why the core closes a client connection.
@@ -212,4 +227,15 @@ pub struct Recovered {
     pub snapshot: Option<(Zxid, Vec<u8>)>,
     /// Logged transactions after the snapshot, in zxid order (committed or not).
     pub log: Vec<Txn>,
+    /// Damage found at recovery (a record or snapshot failed its checksum, so the log was
+    /// cut at the first damaged record), or a durable [`LogRecord::Damaged`] marker not yet
+    /// cleared: the highest zxid this replica may have acknowledged before the damage.
+    ///
+    /// A damaged replica must not help elect a leader that lacks txns it had acknowledged:
+    /// until a sync from a leader has replaced its history (durably), it announces itself
+    /// as OBSERVING in elections (its vote is never counted), never leads, and answers
+    /// LEADERINFO with a non-fresh ACKEPOCH (not counted towards the epoch quorum). It joins
+    /// an established leader through the settled servers' notifications. The driver must
+    /// make the marker durable before it physically removes the damaged records.
+    pub damaged: Option<Zxid>,
 }

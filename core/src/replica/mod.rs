@@ -77,6 +77,10 @@ pub struct Replica {
     pub(crate) pipeline: Pipeline,
     pub(crate) sessions: SessionTracker,
     pub(crate) counters: Counters,
+    /// Storage damage not yet repaired by a sync: the highest zxid possibly acknowledged
+    /// before it (see [`Recovered::damaged`]). While set, this replica never votes, never
+    /// leads and never counts towards a quorum.
+    pub(crate) damaged: Option<Zxid>,
     applied_since_snapshot: u64,
     last_snapshot_zxid: Zxid,
 }
@@ -117,6 +121,15 @@ impl Replica {
             }
             history.append(txn);
         }
+        // An out-of-order tail means records were damaged in a way no checksum caught (or the
+        // driver did not check): treat it like detected damage, with the widest bound (any
+        // txn of an epoch we accepted may have been acknowledged).
+        let damaged = match (rec.damaged, cut) {
+            (Some(b), Some(_)) => Some(b.max(Zxid::new(accepted_epoch, u32::MAX))),
+            (Some(b), None) => Some(b),
+            (None, Some(_)) => Some(Zxid::new(accepted_epoch, u32::MAX)),
+            (None, None) => None,
+        };
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut r = Replica {
             now: Nanos(0),
@@ -135,9 +148,17 @@ impl Replica {
             pipeline: Pipeline::default(),
             sessions: SessionTracker::default(),
             counters: Counters::default(),
+            damaged,
             applied_since_snapshot: 0,
             cfg,
         };
+        if let Some(bound) = damaged {
+            // The marker must be durable before the damaged tail is gone for good, or a
+            // crash in between would restart us as an intact replica with a short log.
+            warn!(%bound, last_zxid = %r.history.last_logged(), "storage damage: not voting until a leader resyncs us");
+            r.emit_log_record(LogRecord::Damaged(Some(bound)));
+            r.flush_batch();
+        }
         if let Some(after_zxid) = cut {
             warn!(%after_zxid, "recovered log tail is inconsistent; truncating");
             let token = r.storage.issue();
@@ -238,6 +259,11 @@ impl Replica {
         &self.pipeline.watches
     }
 
+    /// The damage bound while this replica waits for a resync (see [`Recovered::damaged`]).
+    pub fn damaged(&self) -> Option<Zxid> {
+        self.damaged
+    }
+
     /// Dropped-input counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -290,7 +316,10 @@ impl Replica {
                 "looking without an election timer"
             ),
             Role::Following(f) => f.check_invariants(self),
-            Role::Leading(l) => l.check_invariants(self),
+            Role::Leading(l) => {
+                assert!(self.damaged.is_none(), "a damaged replica leads");
+                l.check_invariants(self)
+            }
         }
     }
 
@@ -368,6 +397,12 @@ impl Replica {
         }
         match d {
             Deferred::Ack { to, zxid, .. } => self.emit_send(to, PeerMessage::Ack { zxid }),
+            Deferred::Repaired { bound, .. } => {
+                if self.damaged == Some(bound) {
+                    info!(%bound, "synced history durable: storage damage repaired; voting again");
+                    self.damaged = None;
+                }
+            }
             Deferred::AckEpoch { to, fresh, .. } => {
                 let msg = PeerMessage::AckEpoch {
                     current_epoch: self.current_epoch,

@@ -27,6 +27,9 @@ pub(crate) enum Deferred {
     LeaderAcceptedEpoch { gen: u64 },
     /// Leader: its own history + currentEpoch are durable (its NEWLEADER ack).
     LeaderCurrentEpoch { gen: u64 },
+    /// Follower: a sync replaced our damaged history and its `Damaged(None)` marker is
+    /// durable; stop abstaining from votes and quorums.
+    Repaired { gen: u64, bound: Zxid },
     /// Leader: its own log is durable up to `zxid` (its own PROPOSAL ack).
     SelfAck { gen: u64, zxid: Zxid },
 }
@@ -38,6 +41,7 @@ impl Deferred {
             | Deferred::AckEpoch { gen, .. }
             | Deferred::LeaderAcceptedEpoch { gen }
             | Deferred::LeaderCurrentEpoch { gen }
+            | Deferred::Repaired { gen, .. }
             | Deferred::SelfAck { gen, .. } => *gen,
         }
     }

@@ -18,6 +18,7 @@ fn election_picks_highest_epoch_then_zxid_then_id() {
             .enumerate()
             .map(|(i, z)| session_txn(z, 100 + i as i64))
             .collect(),
+        damaged: None,
     };
     // Server 1 has the highest epoch despite a smaller zxid counter.
     let mut c = Cluster::with_recovered(

@@ -39,7 +39,9 @@ pub(crate) struct Disk {
     accepted: Epoch,
     current: Epoch,
     snapshot: Option<(Zxid, Vec<u8>)>,
-    log: Vec<Txn>,
+    pub(crate) log: Vec<Txn>,
+    /// The durable damage marker (`LogRecord::Damaged`).
+    pub(crate) damaged: Option<Zxid>,
     pending: Vec<(PersistToken, Effect)>,
 }
 
@@ -63,6 +65,7 @@ impl Disk {
                                 assert!(e >= self.current, "currentEpoch went down on disk");
                                 self.current = e;
                             }
+                            LogRecord::Damaged(d) => self.damaged = d,
                             LogRecord::Txn(t) => {
                                 assert!(
                                     self.log
@@ -101,6 +104,7 @@ impl Disk {
             current_epoch: self.current,
             snapshot: self.snapshot.clone(),
             log: self.log.clone(),
+            damaged: self.damaged,
         }
     }
 
@@ -140,6 +144,7 @@ impl Cluster {
                 current: rec.current_epoch,
                 snapshot: rec.snapshot.clone(),
                 log: rec.log.clone(),
+                damaged: rec.damaged,
                 pending: Vec::new(),
             });
             nodes.push(Replica::recover(cfgs[i].clone(), rec));

@@ -2,6 +2,7 @@
 //! clock, and tests asserting exact output sequences.
 
 mod clients;
+mod damage;
 mod ensemble;
 mod harness;
 mod hostile;

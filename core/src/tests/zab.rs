@@ -242,6 +242,7 @@ fn follower_with_uncommitted_txn_is_truncated() {
         current_epoch: Epoch(cur),
         snapshot: None,
         log: log.into_iter().map(|(z, s)| session_txn(z, s)).collect(),
+        damaged: None,
     };
     let common = vec![(z(1, 1), 1), (z(1, 2), 2)];
     let mut ahead = common.clone();

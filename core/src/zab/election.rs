@@ -13,7 +13,10 @@
 //!   better vote, then decide (immediately if every voter agrees);
 //! - notifications from LEADING / FOLLOWING peers let a late server join: a quorum of them
 //!   naming the same (leader, epoch), with the leader itself LEADING, makes us follow it;
-//! - non-LOOKING servers answer LOOKING senders with the vote they settled on.
+//! - non-LOOKING servers answer LOOKING senders with the vote they settled on;
+//! - a replica whose storage was damaged ([`crate::replica::Recovered::damaged`]) announces
+//!   itself OBSERVING: everyone answers it with their vote but nobody counts it; it never
+//!   leads and only joins an established leader (`check_join`) until a sync repairs it.
 //!
 //! Invariants: while LOOKING the `Election` timer is armed; our own entry in `received`
 //! is always our current vote.
@@ -53,7 +56,11 @@ impl Replica {
         let (vote, state) = match &self.role {
             Role::Looking(e) => (
                 e.vote.unwrap_or_else(|| self.initial_vote()),
-                PeerState::Looking,
+                if self.damaged.is_some() {
+                    PeerState::Observing
+                } else {
+                    PeerState::Looking
+                },
             ),
             Role::Following(f) => (
                 Vote {
@@ -149,18 +156,31 @@ impl Replica {
                     return;
                 }
             }
-            // A settled server answers LOOKING peers with the vote it settled on.
-            if state == PeerState::Looking {
+            // A settled server answers LOOKING (and non-voting) peers with the vote it
+            // settled on.
+            if matches!(state, PeerState::Looking | PeerState::Observing) {
                 let msg = self.notification();
                 self.emit_send(from, msg);
             }
             return;
         };
+        if state == PeerState::Observing {
+            // A non-voter (e.g. a replica with damaged storage) looking for a leader: tell it
+            // our vote, never count its own.
+            let msg = self.notification();
+            self.emit_send(from, msg);
+            return;
+        }
         if state != PeerState::Looking {
             if let Role::Looking(e) = &mut self.role {
                 e.out_of_election.insert(from, (vote, state));
             }
             self.check_join(vote);
+            return;
+        }
+        if self.damaged.is_some() {
+            // We do not vote: a LOOKING peer's vote changes nothing for us (we join through
+            // the settled servers' notifications, `check_join`).
             return;
         }
         let initial = self.initial_vote();
@@ -199,6 +219,9 @@ impl Replica {
 
     fn check_election_quorum(&mut self) {
         let Role::Looking(e) = &self.role else { return };
+        if self.damaged.is_some() {
+            return;
+        }
         let vote = e.vote.expect("looking has a vote");
         let agreeing = e.received.values().filter(|v| **v == vote).count();
         if agreeing == self.cfg.voters.len() {
@@ -216,6 +239,9 @@ impl Replica {
 
     pub(crate) fn on_election_finalize_expired(&mut self) {
         let Role::Looking(e) = &self.role else { return };
+        if self.damaged.is_some() {
+            return;
+        }
         let vote = e.vote.expect("looking has a vote");
         let agreeing = e.received.values().filter(|v| **v == vote).count();
         if agreeing >= self.cfg.quorum() {
@@ -244,6 +270,7 @@ impl Replica {
 
     fn decide(&mut self, vote: Vote) {
         if vote.leader == self.cfg.id {
+            assert!(self.damaged.is_none(), "a damaged replica decided to lead");
             self.leave_role();
             self.role = Role::Leading(Leader::new(self.now));
             info!(round = self.election_round, "elected: leading (discovery)");

@@ -213,11 +213,13 @@ impl Replica {
         }
         self.follower().epoch = epoch;
         let gen = self.role_gen;
-        let fresh = epoch > self.accepted_epoch;
-        if fresh {
+        let raised = epoch > self.accepted_epoch;
+        if raised {
             self.accepted_epoch = epoch;
             self.emit_log_record(LogRecord::AcceptedEpoch(epoch));
         }
+        // A damaged replica does not count towards the quorum that fixes the epoch.
+        let fresh = raised && self.damaged.is_none();
         self.follower().phase = FollowerPhase::AwaitingSync;
         self.defer(Deferred::AckEpoch {
             gen,
@@ -310,6 +312,17 @@ impl Replica {
             return;
         }
         let gen = self.role_gen;
+        if let Some(bound) = self.damaged {
+            // Our history is now the leader's, which a quorum of undamaged voters elected:
+            // it holds every committed txn, including any we lost. Once it and the cleared
+            // marker are durable we may vote again.
+            assert!(
+                epoch >= bound.epoch(),
+                "synced from a leader older than our damage"
+            );
+            self.emit_log_record(LogRecord::Damaged(None));
+            self.defer(Deferred::Repaired { gen, bound });
+        }
         self.defer(Deferred::Ack {
             gen,
             to: leader,

@@ -23,6 +23,10 @@ pub enum PeerState {
     Following,
     /// Electing.
     Looking,
+    /// Electing, but not a voter: its vote is never counted and it never leads (ZooKeeper's
+    /// OBSERVING). A replica whose storage was damaged announces this until a sync has
+    /// repaired it. Last, so the encoding of the other states is unchanged.
+    Observing,
 }
 
 /// A vote: proposed leader and that leader's (epoch, last zxid). Ordered by

@@ -8,15 +8,60 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use arbor_core::types::Epoch;
+use arbor_core::types::{Epoch, Zxid};
 
-use super::fsutil::atomic_write;
+use super::fsutil::{atomic_write, fsync_dir};
 use super::StorageError;
 
 /// ZooKeeper's file name for the accepted epoch.
 pub(crate) const ACCEPTED_EPOCH_FILE: &str = "acceptedEpoch";
 /// ZooKeeper's file name for the current epoch.
 pub(crate) const CURRENT_EPOCH_FILE: &str = "currentEpoch";
+
+/// The damage marker (`LogRecord::Damaged`): present while this replica waits for a sync
+/// to repair a damaged log; holds the damage bound, a zxid in decimal. Ours, not ZooKeeper's.
+pub(crate) const DAMAGED_ZXID_FILE: &str = "damagedZxid";
+
+/// Writes (`Some`) or durably removes (`None`) the damage marker.
+pub(crate) fn write_damaged(dir: &Path, bound: Option<Zxid>) -> Result<(), StorageError> {
+    match bound {
+        Some(z) => atomic_write(dir, DAMAGED_ZXID_FILE, format!("{}\n", z.0).as_bytes()),
+        None => {
+            let path = dir.join(DAMAGED_ZXID_FILE);
+            match fs::remove_file(&path) {
+                Ok(()) => fsync_dir(dir),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StorageError::io("remove", &path, e)),
+            }
+        }
+    }
+}
+
+/// Reads the damage marker: `None` if absent. An unreadable marker is an error (the replica
+/// must not start as if it were undamaged).
+pub(crate) fn read_damaged(dir: &Path) -> Result<Option<Zxid>, StorageError> {
+    let path = dir.join(DAMAGED_ZXID_FILE);
+    let bytes = match fs::metadata(&path) {
+        Ok(m) if m.len() > EPOCH_FILE_LEN_MAX => {
+            return Err(StorageError::BadEpochFile {
+                path,
+                reason: "file too long",
+            })
+        }
+        Ok(_) => fs::read(&path).map_err(|e| StorageError::io("read", &path, e))?,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io("stat", &path, e)),
+    };
+    let text = std::str::from_utf8(&bytes).ok();
+    let digits = text.map(|t| t.strip_suffix('\n').unwrap_or(t));
+    match digits.and_then(|d| d.parse::<i64>().ok()) {
+        Some(z) if z >= 0 => Ok(Some(Zxid(z))),
+        _ => Err(StorageError::BadEpochFile {
+            path,
+            reason: "damage marker is not a zxid",
+        }),
+    }
+}
 
 /// Writes an epoch file durably.
 pub(crate) fn write_epoch(dir: &Path, name: &str, epoch: Epoch) -> Result<(), StorageError> {

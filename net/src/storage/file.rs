@@ -13,9 +13,17 @@
 //!   record after it;
 //! - a damaged frame with no valid frame after it in the *last* segment is a torn tail: the
 //!   segment is cut there (or removed if nothing valid remains), with a `warn!`;
-//! - any other damage is [`StorageError::MidLogDamage`] naming the file and offset. A segment
-//!   is fdatasync'd before the next one is created, so only the last one can hold unsynced
-//!   bytes.
+//! - any other damage (a bad record with valid records after it, or in an older segment) is
+//!   *mid-log damage*: the `damagedZxid` marker is written (bound: counter `u32::MAX` of the
+//!   acceptedEpoch, since any txn of an accepted epoch may have been acknowledged), then the
+//!   log is cut at the damaged record and later segments are removed, and the replica starts
+//!   with `Recovered::damaged` set: it does not vote or count towards a quorum until a
+//!   leader has resynced it (core rule, `arbor_core::replica::io`). A segment is
+//!   fdatasync'd before the next one is created, so only the last one can hold unsynced
+//!   bytes. Unreadable epoch files or marker, a zxid gap between valid records and
+//!   all-damaged snapshots still refuse to start: those are not a damaged log suffix.
+//!   (A single-server ensemble with mid-log damage starts but can never be resynced; the
+//!   operator must restore it.)
 //!
 //! Known limits: (1) a kernel may persist unsynced pages out of order, so a crash can in
 //! principle leave a hole followed by valid (never acknowledged) frames in the last
@@ -33,12 +41,15 @@ use arbor_core::txn::Txn;
 use arbor_core::types::{Epoch, PersistToken, Zxid};
 use tracing::{debug, info, warn};
 
-use super::epoch::{read_epoch, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
+use super::epoch::{
+    read_damaged, read_epoch, write_damaged, write_epoch, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE,
+    DAMAGED_ZXID_FILE,
+};
 use super::fsutil::{fsync_dir, remove_file, TMP_SUFFIX};
 use super::snapshot::{list_snapshots, read_snapshot_file, write_snapshot_file, SNAPSHOT_PREFIX};
 use super::wal::{
     check_segment_header, encode_frame, list_segments, scan_frames, segment_header, segment_name,
-    SEGMENT_PREFIX,
+    SEGMENT_HEADER_LEN, SEGMENT_PREFIX,
 };
 use super::{zxid_follows, PurgeReport, Storage, StorageError};
 
@@ -98,6 +109,9 @@ pub struct RecoveryReport {
     pub torn_tail: Option<(PathBuf, u64, u64)>,
     /// Segments removed because nothing valid was left in them.
     pub empty_segments_removed: Vec<PathBuf>,
+    /// Mid-log damage (a bad record with valid data after it, or in an older segment): the
+    /// segment and the offset the log was cut at. The replica starts flagged damaged.
+    pub mid_log_damage: Option<(PathBuf, u64)>,
 }
 
 /// The real-file storage. See the module doc for the layout and recovery rules.
@@ -147,6 +161,7 @@ impl FileStorage {
         }
         let accepted = read_epoch(&opts.data_dir, ACCEPTED_EPOCH_FILE)?;
         let current = read_epoch(&opts.data_dir, CURRENT_EPOCH_FILE)?;
+        let damaged = read_damaged(&opts.data_dir)?;
         // Read-time half of the epoch checks `write_epoch` asserts: acceptedEpoch is
         // written before currentEpoch ever reaches it (zab.md, epoch sanity).
         if current.unwrap_or_default() > accepted.unwrap_or_default() {
@@ -166,7 +181,22 @@ impl FileStorage {
             .collect();
         let base = snapshot.as_ref().map_or(Zxid::ZERO, |(z, _)| *z);
         let mut segments = list_segments(&opts.data_log_dir)?;
-        let log = read_log(&opts.data_log_dir, &mut segments, base, &mut report)?;
+        let (log, damage) = read_log(&opts.data_log_dir, &mut segments, base, &mut report)?;
+        let mut damaged = damaged;
+        if let Some((path, offset)) = damage {
+            // Mid-log damage after a valid prefix: the replica starts flagged damaged (it
+            // will not vote or count towards a quorum until a leader resyncs it) instead of
+            // refusing to start. The marker is durable before anything is cut, so a crash in
+            // between finds the damage again or the marker. The bound is the widest one: any
+            // txn of an epoch we accepted may have been acknowledged.
+            let bound = Zxid::new(accepted.unwrap_or_default(), u32::MAX)
+                .max(damaged.unwrap_or(Zxid::ZERO));
+            write_damaged(&opts.data_dir, Some(bound))?;
+            cut_log_at(&opts.data_log_dir, &mut segments, &path, offset)?;
+            warn!(segment = %path.display(), offset, %bound, "mid-log damage: log cut there; this replica resyncs from the leader before voting");
+            report.mid_log_damage = Some((path, offset));
+            damaged = Some(bound);
+        }
         let has_data = had_snapshots || !log.is_empty() || !segments.is_empty();
         if accepted.is_none() && has_data {
             return Err(StorageError::MissingAcceptedEpoch {
@@ -203,6 +233,7 @@ impl FileStorage {
                 current_epoch: current.unwrap_or_default(),
                 snapshot,
                 log: recovered_log,
+                damaged,
             },
             report,
         })
@@ -291,6 +322,12 @@ impl FileStorage {
                 LogRecord::AcceptedEpoch(e) => self.write_epoch(ACCEPTED_EPOCH_FILE, *e)?,
                 LogRecord::CurrentEpoch(e) => self.write_epoch(CURRENT_EPOCH_FILE, *e)?,
                 LogRecord::Txn(txn) => self.append_txn(txn)?,
+                LogRecord::Damaged(bound) => {
+                    // Like an epoch file: ordered after every earlier record.
+                    self.flush_and_sync()?;
+                    write_damaged(&self.opts.data_dir, *bound)?;
+                    debug!(bound = ?bound, "damage marker written");
+                }
             }
         }
         Ok(())
@@ -594,6 +631,7 @@ fn remove_temp_files(dir: &Path, report: &mut RecoveryReport) -> Result<(), Stor
             SNAPSHOT_PREFIX,
             ACCEPTED_EPOCH_FILE,
             CURRENT_EPOCH_FILE,
+            DAMAGED_ZXID_FILE,
         ]
         .iter()
         .any(|p| name.starts_with(p));
@@ -605,9 +643,12 @@ fn remove_temp_files(dir: &Path, report: &mut RecoveryReport) -> Result<(), Stor
             remove_file(&path)?;
             report.temp_files_removed.push(path);
             removed = true;
-        } else if (name.starts_with(ACCEPTED_EPOCH_FILE) || name.starts_with(CURRENT_EPOCH_FILE))
+        } else if (name.starts_with(ACCEPTED_EPOCH_FILE)
+            || name.starts_with(CURRENT_EPOCH_FILE)
+            || name.starts_with(DAMAGED_ZXID_FILE))
             && name != ACCEPTED_EPOCH_FILE
             && name != CURRENT_EPOCH_FILE
+            && name != DAMAGED_ZXID_FILE
         {
             return Err(StorageError::UnknownFile { path });
         }
@@ -648,7 +689,7 @@ fn read_log(
     segments: &mut Vec<(Zxid, PathBuf)>,
     base: Zxid,
     report: &mut RecoveryReport,
-) -> Result<Vec<Txn>, StorageError> {
+) -> Result<(Vec<Txn>, Option<DamageAt>), StorageError> {
     let mut log: Vec<Txn> = Vec::new();
     let count = segments.len();
     let mut keep = Vec::with_capacity(count);
@@ -704,11 +745,10 @@ fn read_log(
         }
         if let Some(d) = scan.damage {
             if !is_last || d.valid_after {
-                return Err(StorageError::MidLogDamage {
-                    path,
-                    offset: d.offset,
-                    reason: d.error,
-                });
+                warn!(segment = %path.display(), offset = d.offset, error = %d.error, "mid-log damage");
+                keep.push((first, path.clone()));
+                *segments = keep;
+                return Ok((log, Some((path, d.offset))));
             }
             let dropped = bytes.len() as u64 - scan.valid_len;
             warn!(
@@ -741,7 +781,40 @@ fn read_log(
         keep.push((first, path));
     }
     *segments = keep;
-    Ok(log)
+    Ok((log, None))
+}
+
+/// Where mid-log damage starts: the segment and the offset of the first damaged record.
+type DamageAt = (PathBuf, u64);
+
+/// Cuts the log at `offset` of segment `path` (the first damaged record) and removes every
+/// later segment, durably. `segments` keeps the listed segments up to `path` (dropped too if
+/// nothing valid is left before the cut).
+fn cut_log_at(
+    dir: &Path,
+    segments: &mut Vec<(Zxid, PathBuf)>,
+    path: &Path,
+    offset: u64,
+) -> Result<(), StorageError> {
+    for (_, later) in list_segments(dir)?
+        .into_iter()
+        .filter(|(_, p)| segments.iter().all(|(_, k)| k != p))
+    {
+        remove_file(&later)?;
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io("open", path, e))?;
+    f.set_len(offset)
+        .map_err(|e| StorageError::io("truncate", path, e))?;
+    f.sync_all()
+        .map_err(|e| StorageError::io("fsync", path, e))?;
+    if offset <= SEGMENT_HEADER_LEN as u64 {
+        remove_file(path)?;
+        segments.retain(|(_, p)| p != path);
+    }
+    fsync_dir(dir)
 }
 
 fn read_segment_bytes(path: &Path) -> Result<Vec<u8>, StorageError> {

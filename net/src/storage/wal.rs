@@ -315,6 +315,7 @@ fn kind_of(record: &LogRecord) -> u8 {
         LogRecord::AcceptedEpoch(_) => 0,
         LogRecord::CurrentEpoch(_) => 1,
         LogRecord::Txn(_) => KIND_TXN,
+        LogRecord::Damaged(_) => 3,
     }
 }
 

@@ -13,6 +13,7 @@ use tracing::info;
 use super::{link_ix, Ev, World, MS, REQUEST_BOUND_NS, S2C, US};
 use crate::check::liveness::{self, EndState};
 use crate::check::CheckResult;
+use crate::disk::{Detection, FlipTarget};
 use crate::options::Mutation;
 
 impl World {
@@ -30,12 +31,39 @@ impl World {
         node.inc += 1;
         let pending = node.disk.pending_len();
         let p = self.opts.unsynced_survive_prob.clamp(0.0, 1.0);
-        if pending > 0 && p > 0.0 && self.rng.disk.gen_bool(p) {
+        let txns = node.disk.next_txn_records();
+        let tear = txns > 0
+            && self.opts.storage.torn_write_prob > 0.0
+            && self.in_fault_phase
+            && self
+                .rng
+                .storage
+                .gen_bool(self.opts.storage.torn_write_prob.clamp(0.0, 1.0))
+            && self.damage_allowed(n);
+        let node = &mut self.nodes[n];
+        if tear {
+            let whole = self.rng.storage.gen_range(0..txns);
+            let part = self.rng.storage.gen_range(0..8);
+            if node.disk.crash_tearing(whole, part, 8) {
+                self.disk_faults.torn += 1;
+                self.faults += 1;
+                self.trace.line(
+                    self.now,
+                    format!("node {} torn write ({whole} whole records)", n + 1),
+                );
+            }
+            let d = &node.disk.durable;
+            let last = d.last_txn_zxid();
+            let (id, a, c) = (node.id, d.accepted, d.current);
+            if let Err(v) = self.chk.epochs.on_durable(id, a, c, last) {
+                self.pending_violation.get_or_insert(v);
+            }
+        } else if pending > 0 && p > 0.0 && self.rng.disk.gen_bool(p) {
             let keep = self.rng.disk.gen_range(0..=pending);
             let torn = self.rng.disk.gen_range(0..4usize);
             node.disk.crash_keeping(keep, Some(torn));
             let d = &node.disk.durable;
-            let last = d.log.last().map(|t| t.header.zxid);
+            let last = d.last_txn_zxid();
             let (id, a, c) = (node.id, d.accepted, d.current);
             if let Err(v) = self.chk.epochs.on_durable(id, a, c, last) {
                 self.pending_violation.get_or_insert(v);
@@ -72,7 +100,21 @@ impl World {
 
     pub(super) fn restart(&mut self, n: usize) -> CheckResult {
         self.line(format!("start node {}", n + 1));
-        let rec = self.nodes[n].disk.recovered();
+        let detection = if self.opts.mutation == Some(Mutation::NoChecksums) {
+            Detection::Off
+        } else {
+            Detection::On
+        };
+        let marked = self.nodes[n].disk.durable.damaged;
+        let rec = self.nodes[n].disk.recover(detection);
+        if rec.damaged.is_some() && rec.damaged != marked {
+            self.disk_faults.damage_detected += 1;
+            self.line(format!(
+                "node {} storage damage detected by checksum; bound {}",
+                n + 1,
+                rec.damaged.unwrap_or_default()
+            ));
+        }
         let log: BTreeMap<Zxid, Txn> = rec.log.iter().map(|t| (t.header.zxid, t.clone())).collect();
         let cfg = self.nodes[n].cfg.clone();
         let replica = {
@@ -82,6 +124,7 @@ impl World {
         };
         let applied = replica.applied_zxid();
         let id = self.nodes[n].id;
+        self.nodes[n].damaged_seen = replica.damaged().is_some();
         self.chk.primary.on_restart(id, applied);
         {
             let node = &mut self.nodes[n];
@@ -124,6 +167,76 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    // ----- storage faults -----
+
+    /// Rolls a storage fault with probability `p` (fault phase only).
+    pub(super) fn roll_storage(&mut self, p: f64) -> bool {
+        self.in_fault_phase && p > 0.0 && self.rng.storage.gen_bool(p.clamp(0.0, 1.0))
+    }
+
+    /// Whether node `n` may take new damage: fewer than `f = (nodes - 1) / 2` *other* nodes
+    /// hold unrepaired damage (on disk, or as a replica still waiting for its resync).
+    pub(super) fn damage_allowed(&self, n: usize) -> bool {
+        let f = (self.nodes.len() - 1) / 2;
+        let others = (0..self.nodes.len())
+            .filter(|m| *m != n)
+            .filter(|m| {
+                let node = &self.nodes[*m];
+                node.disk.is_damaged()
+                    || node.replica.as_ref().is_some_and(|r| r.damaged().is_some())
+            })
+            .count();
+        let this = self.nodes[n].disk.is_damaged();
+        others + usize::from(!this) <= f
+    }
+
+    /// After a completed fsync of node `n`: maybe flip a bit of its stored data, and maybe
+    /// have the write (if it logged txns: `grew`) land in the wrong slot.
+    pub(super) fn maybe_damage_after_sync(&mut self, n: usize, grew: bool) {
+        if self.roll_storage(self.opts.storage.bit_flip_prob) && self.damage_allowed(n) {
+            let len = self.nodes[n].disk.durable.log.len();
+            let has_snap = self.nodes[n].disk.durable.snapshot.is_some();
+            if len == 0 && !has_snap {
+                return self.maybe_misdirect(n, grew);
+            }
+            let pick = self
+                .rng
+                .storage
+                .gen_range(0..len + usize::from(has_snap))
+                .min(len);
+            let target = if pick == len && has_snap {
+                FlipTarget::Snapshot
+            } else {
+                FlipTarget::Record(pick)
+            };
+            let bit = self.rng.storage.gen_range(0..usize::MAX);
+            if self.nodes[n].disk.flip_bit(target, bit) {
+                self.disk_faults.bit_flips += 1;
+                self.faults += 1;
+                self.line(format!("node {} bit flip in {target:?}", n + 1));
+            }
+        }
+        self.maybe_misdirect(n, grew);
+    }
+
+    fn maybe_misdirect(&mut self, n: usize, grew: bool) {
+        if grew && self.roll_storage(self.opts.storage.misdirect_prob) && self.damage_allowed(n) {
+            let len = self.nodes[n].disk.durable.log.len();
+            if len >= 2 {
+                let to = self.rng.storage.gen_range(0..len - 1);
+                if self.nodes[n].disk.misdirect_last(to) {
+                    self.disk_faults.misdirected += 1;
+                    self.faults += 1;
+                    self.line(format!(
+                        "node {} misdirected write: record {} landed in slot {to}",
+                        n + 1,
+                        len - 1
+                    ));
+                }
+            }
+        }
     }
 
     // ----- links -----

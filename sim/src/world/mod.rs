@@ -15,6 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
@@ -41,6 +42,7 @@ use crate::check::{CheckResult, Violation};
 use crate::client::Client;
 use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
+use crate::rng::{input_seed, ByteSource, SimRng};
 use crate::trace::{set_sim_time_ns, Trace};
 
 mod clients;
@@ -63,8 +65,10 @@ pub struct Report {
     pub sim_ns: u64,
     /// Events processed.
     pub events: u64,
-    /// Faults injected.
+    /// Faults injected (every kind, storage faults included).
     pub faults: u64,
+    /// Storage faults injected, by kind, and damage found at restarts.
+    pub disk_faults: DiskFaults,
     /// Distinct transactions committed.
     pub txns_committed: usize,
     /// Client writes acknowledged.
@@ -79,6 +83,38 @@ pub struct Report {
     pub failure: Option<Failure>,
 }
 
+/// Storage fault counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskFaults {
+    /// Torn writes left by a crash.
+    pub torn: u64,
+    /// Bits flipped in stored records or snapshots.
+    pub bit_flips: u64,
+    /// Records written to the wrong slot.
+    pub misdirected: u64,
+    /// fsyncs that failed (each crashed its node).
+    pub fsync_failures: u64,
+    /// Restarts whose recovery found damage by checksum.
+    pub damage_detected: u64,
+    /// Damaged replicas repaired by a resync (their damage flag cleared).
+    pub repaired: u64,
+    /// Replicas still flagged damaged at the end of the run.
+    pub damaged_at_end: u64,
+}
+
+impl DiskFaults {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &DiskFaults) {
+        self.torn += o.torn;
+        self.bit_flips += o.bit_flips;
+        self.misdirected += o.misdirected;
+        self.fsync_failures += o.fsync_failures;
+        self.damage_detected += o.damage_detected;
+        self.repaired += o.repaired;
+        self.damaged_at_end += o.damaged_at_end;
+    }
+}
+
 /// A failed run.
 #[derive(Clone, Debug)]
 pub struct Failure {
@@ -90,6 +126,18 @@ pub struct Failure {
     pub recent: Vec<String>,
     /// The command that replays this run.
     pub replay: String,
+}
+
+/// Runs a world driven by fuzz input (see [`crate::rng`]); `Report::seed` is the input's
+/// hash. Replay by running the same input again.
+pub fn run_driven(input: &[u8], opts: &Options) -> Report {
+    install_panic_capture();
+    let seed = input_seed(input);
+    let source = Rc::new(RefCell::new(ByteSource::new(input, seed)));
+    let mut w = World::with_source(seed, opts.clone(), Some(source));
+    let report = w.run();
+    IN_SIM.with(|c| c.set(false));
+    report
 }
 
 /// Runs one seed to the end (or to its first failure).
@@ -230,6 +278,8 @@ struct Node {
     shadow: BTreeMap<Zxid, Txn>,
     applied_seen: Zxid,
     role_seen: &'static str,
+    /// The replica was flagged damaged at the last observation.
+    damaged_seen: bool,
     serving_seen: Option<(ServerId, arbor_core::types::Epoch)>,
 }
 
@@ -252,10 +302,12 @@ struct Conn {
 }
 
 struct Rngs {
-    net: ChaCha8Rng,
-    disk: ChaCha8Rng,
-    fault: ChaCha8Rng,
-    client: ChaCha8Rng,
+    net: SimRng,
+    disk: SimRng,
+    fault: SimRng,
+    client: SimRng,
+    /// Storage faults only (drawn last from the master, so the other streams are unchanged).
+    storage: SimRng,
 }
 
 struct Checkers {
@@ -292,6 +344,7 @@ pub struct World {
     trace: Trace,
     events: u64,
     faults: u64,
+    disk_faults: DiskFaults,
     fault_end: u64,
     end: u64,
     in_fault_phase: bool,
@@ -307,14 +360,26 @@ pub struct World {
 impl World {
     /// A world for `seed`.
     pub fn new(seed: u64, opts: Options) -> World {
+        World::with_source(seed, opts, None)
+    }
+
+    /// A world whose network, disk, fault, client and storage decisions are read from
+    /// `source` (fuzz input) instead of the seed's streams; the seed still decides the
+    /// configuration and the clients' identities.
+    pub fn with_source(seed: u64, opts: Options, source: Option<Rc<RefCell<ByteSource>>>) -> World {
         assert!(opts.nodes >= 1, "at least one node");
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         let mut cfg_rng = ChaCha8Rng::seed_from_u64(master.gen());
+        let stream = |seed: u64| match &source {
+            Some(s) => SimRng::Driven(s.clone()),
+            None => SimRng::Seeded(ChaCha8Rng::seed_from_u64(seed)),
+        };
         let rng = Rngs {
-            net: ChaCha8Rng::seed_from_u64(master.gen()),
-            disk: ChaCha8Rng::seed_from_u64(master.gen()),
-            fault: ChaCha8Rng::seed_from_u64(master.gen()),
-            client: ChaCha8Rng::seed_from_u64(master.gen()),
+            net: stream(master.gen()),
+            disk: stream(master.gen()),
+            fault: stream(master.gen()),
+            client: stream(master.gen()),
+            storage: stream(master.gen()),
         };
         let n = opts.nodes;
         let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
@@ -344,6 +409,7 @@ impl World {
                     shadow: BTreeMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
+                    damaged_seen: false,
                     serving_seen: None,
                 }
             })
@@ -387,6 +453,7 @@ impl World {
             trace: Trace::new(opts.trace_keep),
             events: 0,
             faults: 0,
+            disk_faults: DiskFaults::default(),
             fault_end,
             end,
             in_fault_phase: true,
@@ -406,6 +473,14 @@ impl World {
             sim_ns: self.now,
             events: self.events,
             faults: self.faults,
+            disk_faults: DiskFaults {
+                damaged_at_end: self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.replica.as_ref().is_some_and(|r| r.damaged().is_some()))
+                    .count() as u64,
+                ..self.disk_faults
+            },
             txns_committed: self.chk.agreement.len(),
             writes_acked: self.chk.durability.len(),
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
@@ -717,6 +792,17 @@ impl World {
             self.chk.digests.observe(id, applied, r.tree().digest())?;
             self.chk.ephemerals.check(id, old, applied, r.tree())?;
         }
+        let damaged = r.damaged().is_some();
+        if node.damaged_seen && !damaged {
+            self.disk_faults.repaired += 1;
+            self.line(format!("node {} storage damage repaired by resync", id.0));
+        }
+        let node = &mut self.nodes[n];
+        node.damaged_seen = damaged;
+        let node = &self.nodes[n];
+        let Some(r) = node.replica.as_ref() else {
+            return Ok(());
+        };
         let serving = r.serving_leader();
         let role = r.role_name();
         let mut newly_leader = false;
@@ -832,14 +918,25 @@ impl World {
         if self.nodes[n].inc != inc || self.nodes[n].replica.is_none() {
             return Ok(());
         }
+        if self.roll_storage(self.opts.storage.fsync_fail_prob) {
+            // A failed fsync is fatal for the process (storage contract): it never reports
+            // `Persisted`, and what it wrote is not trusted to be on disk.
+            self.disk_faults.fsync_failures += 1;
+            self.line(format!("node {} fsync failed", n + 1));
+            self.crash(n);
+            return Ok(());
+        }
         let lie = self.opts.mutation == Some(Mutation::LyingFsync) && token.0 % 2 == 1;
         let node = &mut self.nodes[n];
+        let logged_before = node.disk.durable.log.len();
         if !lie && node.disk.sync_through(token) {
             let d = &node.disk.durable;
-            let last = d.log.last().map(|t| t.header.zxid);
+            let last = d.last_txn_zxid();
             self.chk
                 .epochs
                 .on_durable(node.id, d.accepted, d.current, last)?;
+            let grew = self.nodes[n].disk.durable.log.len() > logged_before;
+            self.maybe_damage_after_sync(n, grew);
         }
         if self.roll_crash_on_persist() {
             // Durable, but the crash comes before `Persisted` reaches the core.
