@@ -8,7 +8,7 @@
 //! windows the durability canaries need.
 //!
 //! The seed per canary is the first seed of a sweep from 0 that catches it (found with
-//! `arbor sim --seeds 0..400 --power-loss-prob 0.2 --recovery-crash-prob 0.5
+//! `arbor sim --seeds 0..2000 --power-loss-prob 0.2 --recovery-crash-prob 0.5
 //! --disk-delay-us 20000 --mutation NAME`), so "seeds needed" is that seed + 1:
 //!
 //! | mutation                          | seeds needed | caught by    |
@@ -18,7 +18,7 @@
 //! | reorder-links                     |            1 | durability   |
 //! | ack-before-persist                |           20 | durability   |
 //! | commit-without-quorum             |            4 | durability   |
-//! | current-epoch-before-sync         |           72 | durability   |
+//! | current-epoch-before-sync         |          308 | durability   |
 //! | follower-keeps-ephemerals         |            1 | digest       |
 //! | keep-uncommitted-across-election  |            2 | durability   |
 //! | newleader-ack-before-sync         |          106 | durability   |
@@ -48,7 +48,7 @@ fn table() -> Vec<(Mutation, u64, &'static [&'static str])> {
         (M::ReorderLinks, 0, &["durability"]),
         (M::Core(C::AckBeforePersist), 19, &["durability"]),
         (M::Core(C::CommitWithoutQuorum), 3, &["durability"]),
-        (M::Core(C::CurrentEpochBeforeSync), 71, &["durability"]),
+        (M::Core(C::CurrentEpochBeforeSync), 307, &["durability"]),
         (M::Core(C::FollowerKeepsEphemerals), 0, &["digest"]),
         (
             M::Core(C::KeepUncommittedAcrossElection),
