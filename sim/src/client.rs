@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 
 use arbor_core::proto::jute::{
     AddWatchRequest, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiReadOp,
-    PathRequest, PathWatchRequest, Request, SetAclRequest, SetDataRequest, WatchesRequest,
+    PathRequest, PathWatchRequest, Request, ResponseBody, SetAclRequest, SetDataRequest,
+    WatchesRequest,
 };
 use arbor_core::types::{Acl, AddWatchMode, ConnId, Perms, SessionId, WatcherType, Zxid};
 use rand::Rng;
@@ -38,6 +39,10 @@ pub struct HistEntry {
     pub err: Option<i32>,
     /// Failed by a connection loss before an answer (outcome unknown).
     pub lost: bool,
+    /// The request as sent (for the linearizability checker's model).
+    pub req: Option<Request>,
+    /// The reply body, if the reply had one.
+    pub body: Option<ResponseBody>,
 }
 
 /// A client's open connection.

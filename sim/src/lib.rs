@@ -16,7 +16,7 @@ pub mod world;
 
 pub use check::Violation;
 pub use options::{Mutation, Options};
-pub use world::{run, Failure, Report};
+pub use world::{run, Failure, Report, FAULT_KINDS};
 
 /// The version of the simulator's replay format.
 pub const REPLAY_FORMAT_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 //! feed every reply to the client-side checkers.
 
 use arbor_core::proto::jute::{
-    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader,
+    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
 use arbor_core::replica::Input;
 use arbor_core::types::{ConnId, SessionId, Zxid};
@@ -92,11 +92,12 @@ impl World {
             S2C::Connected(resp, server_applied) => self.client_connected(ci, resp, server_applied),
             S2C::Notify(z) => {
                 self.notifications += 1;
+                self.exercised[crate::check::WATCH_ORDER] += 1;
                 self.chk.watches.on_notify(conn, z)
             }
-            S2C::Reply(h, created) => {
+            S2C::Reply(h, body) => {
                 self.chk.watches.on_reply(conn, h.zxid);
-                self.client_reply(ci, server, h, created)
+                self.client_reply(ci, server, h, body)
             }
         }
     }
@@ -199,7 +200,7 @@ impl World {
         ci: usize,
         server: usize,
         h: ReplyHeader,
-        created: Option<String>,
+        body: Option<ResponseBody>,
     ) -> CheckResult {
         let now = self.now;
         let sid = self.nodes[server].id.0;
@@ -220,11 +221,21 @@ impl World {
         }
         let expected = conn.outstanding.front().map(|i| cl.history[*i].xid);
         session_fifo::check_reply(ci, expected, h.xid)?;
+        self.exercised[crate::check::SESSION_FIFO] += 1;
+        self.exercised[crate::check::MONOTONIC_READS] += 1;
         let hi = conn.outstanding.pop_front().expect("checked non-empty");
         let e = &mut cl.history[hi];
         e.reply_ns = Some(now);
         e.zxid = Some(h.zxid);
         e.err = Some(h.err);
+        // Only created sequential paths matter to the workload (it deletes them).
+        let created = match &body {
+            Some(ResponseBody::Create(p)) => Some(p.path.clone()),
+            Some(ResponseBody::Create2(p)) => Some(p.path.clone()),
+            _ => None,
+        }
+        .filter(|p| p.starts_with("/s"));
+        e.body = body;
         let (write, op) = (e.write, e.op);
         if h.zxid > cl.last_zxid_seen {
             cl.last_zxid_seen = h.zxid;
@@ -237,6 +248,7 @@ impl World {
             self.chk
                 .durability
                 .on_ack(&self.chk.agreement, session, h.xid, h.zxid)?;
+            self.exercised[crate::check::DURABILITY] += 1;
             if heal {
                 self.acked_after_heal += 1;
             }
@@ -372,6 +384,8 @@ impl World {
             zxid: None,
             err: None,
             lost: false,
+            req: Some(req.clone()),
+            body: None,
         });
         let hi = cl.history.len() - 1;
         self.chk.integrity.on_request(session, x);

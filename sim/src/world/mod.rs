@@ -34,10 +34,14 @@ use crate::check::ephemerals::Ephemerals;
 use crate::check::epochs::EpochSanity;
 use crate::check::integrity::Integrity;
 use crate::check::leadership::Leadership;
+use crate::check::linearizability::{self, Stats as LinStats};
 use crate::check::monotonic_reads::MonotonicReads;
 use crate::check::primary_order::PrimaryOrder;
 use crate::check::watch_order::WatchOrder;
-use crate::check::{CheckResult, Violation};
+use crate::check::{
+    CheckResult, Violation, AGREEMENT, DIGEST, DURABILITY, EPHEMERALS, EPOCHS, INTEGRITY,
+    LEADERSHIP, PRIMARY_ORDER,
+};
 use crate::client::Client;
 use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
@@ -45,6 +49,16 @@ use crate::trace::{set_sim_time_ns, Trace};
 
 mod clients;
 mod faults;
+
+/// Fault kinds, in the order of [`Report::fault_counts`].
+pub const FAULT_KINDS: [&str; 6] = [
+    "crash",
+    "crash-on-persist",
+    "link-break",
+    "partition",
+    "client-drop",
+    "clock-jump",
+];
 
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
@@ -75,6 +89,14 @@ pub struct Report {
     pub notifications: u64,
     /// Hash of the event trace.
     pub trace_hash: u64,
+    /// Wall time spent in the end-of-run linearizability checker, ns (not simulation).
+    pub lin_wall_ns: u64,
+    /// What the linearizability checker examined.
+    pub lin: LinStats,
+    /// How often each fault kind fired, indexed like [`FAULT_KINDS`].
+    pub fault_counts: [u64; FAULT_KINDS.len()],
+    /// How many observations each checker examined, indexed like [`crate::check::NAMES`].
+    pub exercised: [u64; crate::check::NAMES.len()],
     /// The failure, if any.
     pub failure: Option<Failure>,
 }
@@ -114,7 +136,7 @@ enum S2C {
     Connected(ConnectResponse, Zxid),
     Lost,
     Notify(Zxid),
-    Reply(ReplyHeader, Option<String>),
+    Reply(ReplyHeader, Option<ResponseBody>),
 }
 
 #[derive(Debug)]
@@ -301,6 +323,10 @@ pub struct World {
     notifications: u64,
     /// A violation found where no `CheckResult` can be returned (inside a crash).
     pending_violation: Option<Violation>,
+    lin_wall_ns: u64,
+    lin: LinStats,
+    fault_counts: [u64; FAULT_KINDS.len()],
+    exercised: [u64; crate::check::NAMES.len()],
     done: bool,
 }
 
@@ -392,6 +418,10 @@ impl World {
             writes_after_heal: false,
             notifications: 0,
             pending_violation: None,
+            lin_wall_ns: 0,
+            lin: LinStats::default(),
+            fault_counts: [0; FAULT_KINDS.len()],
+            exercised: [0; crate::check::NAMES.len()],
             done: false,
             opts,
         }
@@ -408,6 +438,10 @@ impl World {
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
             notifications: self.notifications,
             trace_hash: self.trace.hash(),
+            lin_wall_ns: self.lin_wall_ns,
+            lin: self.lin,
+            fault_counts: self.fault_counts,
+            exercised: self.exercised,
             failure,
         }
     }
@@ -524,7 +558,8 @@ impl World {
             Ev::End => {
                 self.line("end".to_string());
                 self.done = true;
-                return self.check_liveness();
+                self.check_liveness()?;
+                return self.check_linearizability();
             }
             Ev::Fault => self.fault()?,
             Ev::HealAll => self.heal_all()?,
@@ -664,14 +699,7 @@ impl World {
                 node.disk.push(None, Effect::Snapshot(zxid, data));
             }
             Output::Reply { conn, header, body } => {
-                // Only created sequential paths matter to the workload (it deletes them).
-                let created = match body {
-                    Some(ResponseBody::Create(p)) => Some(p.path),
-                    Some(ResponseBody::Create2(p)) => Some(p.path),
-                    _ => None,
-                }
-                .filter(|p| p.starts_with("/s"));
-                self.server_to_client(conn.0, S2C::Reply(header, created))
+                self.server_to_client(conn.0, S2C::Reply(header, body))
             }
             Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
             Output::ConnectResponse { conn, response } => {
@@ -704,15 +732,22 @@ impl World {
         let old = node.applied_seen;
         if applied > old {
             let mut prev = old;
+            let mut n_applied = 0;
             for (z, t) in node.shadow.range(Zxid(old.0 + 1)..=applied) {
                 self.chk.integrity.on_apply(id, t)?;
                 self.chk.agreement.on_apply(id, prev, t)?;
                 self.chk.primary.on_apply(id, *z)?;
                 self.chk.durability.on_apply(id, prev, *z)?;
                 prev = *z;
+                n_applied += 1;
             }
             self.chk.digests.observe(id, applied, r.tree().digest())?;
             self.chk.ephemerals.check(id, old, applied, r.tree())?;
+            for ix in [AGREEMENT, INTEGRITY, PRIMARY_ORDER, DURABILITY] {
+                self.exercised[ix] += n_applied;
+            }
+            self.exercised[DIGEST] += 1;
+            self.exercised[EPHEMERALS] += 1;
         }
         let serving = r.serving_leader();
         let role = r.role_name();
@@ -742,6 +777,9 @@ impl World {
             self.line(l);
         }
         self.chk.leadership.observe(id, serving)?;
+        if serving.is_some() {
+            self.ex(LEADERSHIP);
+        }
         if newly_leader {
             let node = &self.nodes[n];
             self.chk.durability.on_leader_established(
@@ -787,6 +825,7 @@ impl World {
         );
         if self.roll_crash_on_persist() {
             // Crash before this write is durable (between two persisted writes).
+            self.fault_counts[1] += 1;
             self.push(self.now, Ev::Crash { node: n });
         }
     }
@@ -814,13 +853,37 @@ impl World {
             self.chk
                 .epochs
                 .on_durable(node.id, d.accepted, d.current, last)?;
+            self.exercised[EPOCHS] += 1;
         }
         if self.roll_crash_on_persist() {
             // Durable, but the crash comes before `Persisted` reaches the core.
+            self.fault_counts[1] += 1;
             self.crash(n);
             return Ok(());
         }
         self.step(n, Input::Persisted { token })
+    }
+}
+
+impl World {
+    fn check_linearizability(&mut self) -> CheckResult {
+        let t0 = std::time::Instant::now();
+        let histories: Vec<&[crate::client::HistEntry]> =
+            self.clients.iter().map(|c| c.history.as_slice()).collect();
+        let r = linearizability::check(
+            self.chk.agreement.above(Zxid(0)).map(|(_, c)| &c.txn),
+            &histories,
+        );
+        self.lin_wall_ns = t0.elapsed().as_nanos() as u64;
+        let stats = r?;
+        self.lin = stats;
+        self.exercised[crate::check::LINEARIZABILITY] += stats.writes + stats.reads + stats.syncs;
+        Ok(())
+    }
+
+    /// Counts one examined observation for checker `ix` (an index into `check::NAMES`).
+    fn ex(&mut self, ix: usize) {
+        self.exercised[ix] += 1;
     }
 }
 
