@@ -161,11 +161,18 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
         let r = arbor_sim::run(seed, &opts);
         let secs = wall.elapsed().as_secs_f64();
         print_table(std::slice::from_ref(&r));
+        let lin = r.lin_wall_ns as f64 / 1e9;
+        let sim_secs = (secs - lin).max(1e-9);
         println!(
-            "trace hash {:016x}; {:.0} events/s; simulated/wall time {:.0}x",
+            "trace hash {:016x}; {:.0} events/s; simulated/wall time {:.0}x; \
+             linearizability checker {:.1} ms ({} writes, {} reads, {} syncs)",
             r.trace_hash,
-            r.events as f64 / secs.max(1e-9),
-            r.sim_ns as f64 / 1e9 / secs.max(1e-9)
+            r.events as f64 / sim_secs,
+            r.sim_ns as f64 / 1e9 / sim_secs,
+            lin * 1e3,
+            r.lin.writes,
+            r.lin.reads,
+            r.lin.syncs
         );
         report_failure(&r);
         return Ok(r.failure.is_none());
@@ -264,10 +271,39 @@ fn print_summary(rs: &[Report], secs: f64) {
         rs.iter().map(|r| r.notifications).sum::<u64>()
     );
     println!("failures         {}", failed.len());
+    let lin_secs = rs.iter().map(|r| r.lin_wall_ns).sum::<u64>() as f64 / 1e9;
+    let sim_secs = (secs - lin_secs).max(1e-9);
     println!(
-        "wall time        {secs:.1} s ({:.0} events/s, simulated/wall {:.0}x)",
-        events as f64 / secs.max(1e-9),
-        sim / secs.max(1e-9)
+        "wall time        {secs:.1} s: simulation {sim_secs:.1} s ({:.0} events/s, \
+         simulated/wall {:.0}x), linearizability checker {lin_secs:.2} s \
+         ({:.1} ms per run)",
+        events as f64 / sim_secs,
+        sim / sim_secs,
+        lin_secs * 1e3 / rs.len().max(1) as f64
+    );
+    println!("faults fired (runs with any):");
+    for (k, name) in arbor_sim::FAULT_KINDS.iter().enumerate() {
+        let total: u64 = rs.iter().map(|r| r.fault_counts[k]).sum();
+        let runs = rs.iter().filter(|r| r.fault_counts[k] > 0).count();
+        println!("  {name:<18} {total:>9} ({runs} runs)");
+    }
+    println!("checks that examined something (runs with any):");
+    for (k, name) in arbor_sim::check::NAMES.iter().enumerate() {
+        let total: u64 = rs.iter().map(|r| r.exercised[k]).sum();
+        let runs = rs.iter().filter(|r| r.exercised[k] > 0).count();
+        println!("  {name:<18} {total:>9} ({runs} runs)");
+    }
+    let lin = rs.iter().fold((0, 0, 0, 0), |a, r| {
+        (
+            a.0 + r.lin.writes,
+            a.1 + r.lin.reads,
+            a.2 + r.lin.syncs,
+            a.3 + r.lin.maybe_applied,
+        )
+    });
+    println!(
+        "linearizability  {} writes ({} without reply but applied), {} reads, {} syncs checked",
+        lin.0, lin.3, lin.1, lin.2
     );
     if !failed.is_empty() {
         print_table(&failed.into_iter().cloned().collect::<Vec<_>>());

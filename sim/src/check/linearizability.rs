@@ -852,3 +852,7 @@ impl HistEntry {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "linearizability_tests.rs"]
+mod tests;
