@@ -20,8 +20,9 @@ struct Cli {
 enum Command {
     /// Serve clients: the embedded default (127.0.0.1:2181, ./arbor-data) or a zoo.cfg.
     Serve(serve::ServeArgs),
-    /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
-    Sim(sim::SimArgs),
+    /// Run the deterministic simulator: one seed (full replay), a sweep of seeds, a
+    /// shrink or a replay.
+    Sim(Box<sim::SimArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::main(args)?,
         Command::Sim(args) => {
-            let ok = sim::main(args)?;
+            let ok = sim::main(*args)?;
             if !ok {
                 std::process::exit(1);
             }

@@ -16,6 +16,8 @@ use arbor_core::types::{Acl, AddWatchMode, ConnId, Perms, SessionId, WatcherType
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::options::Mix;
+
 /// One request and its outcome.
 #[derive(Clone, Debug)]
 pub struct HistEntry {
@@ -107,7 +109,7 @@ pub struct Client {
 
 impl Client {
     /// A fresh client.
-    pub fn new(idx: usize, rng: &mut ChaCha8Rng) -> Client {
+    pub fn new(idx: usize, rng: &mut ChaCha8Rng, ops_max: u32) -> Client {
         Client {
             idx,
             session: None,
@@ -116,7 +118,7 @@ impl Client {
             conn: None,
             next_xid: 1,
             last_zxid_seen: Zxid(0),
-            ops_left: rng.gen_range(20..400),
+            ops_left: rng.gen_range(20..ops_max.max(21)),
             mode: Mode::Active,
             resume_ns: 0,
             history: Vec::new(),
@@ -171,6 +173,7 @@ fn create(rng: &mut ChaCha8Rng) -> CreateRequest {
 pub fn gen_op(
     rng: &mut ChaCha8Rng,
     sequentials: &mut Vec<String>,
+    mix: &Mix,
 ) -> (Request, &'static str, bool) {
     if !sequentials.is_empty() && rng.gen_bool(0.25) {
         let i = rng.gen_range(0..sequentials.len());
@@ -181,13 +184,20 @@ pub fn gen_op(
             true,
         );
     }
-    if rng.gen_bool(0.15) {
+    if rng.gen_bool(mix.rare.clamp(0.0, 1.0)) {
         return gen_rare_op(rng);
     }
-    match rng.gen_range(0..100) {
-        0..=19 => (Request::Create(create(rng)), "create", true),
-        20..=24 => (Request::Create2(create(rng)), "create2", true),
-        25..=39 => (
+    let total: u32 = mix.weights.iter().sum::<u32>().max(1);
+    let mut x = rng.gen_range(0..total);
+    let mut bucket = 0;
+    while bucket < mix.weights.len() - 1 && x >= mix.weights[bucket] {
+        x -= mix.weights[bucket];
+        bucket += 1;
+    }
+    match bucket {
+        0 => (Request::Create(create(rng)), "create", true),
+        1 => (Request::Create2(create(rng)), "create2", true),
+        2 => (
             Request::SetData(SetDataRequest {
                 path: key(rng),
                 data: data(rng),
@@ -196,7 +206,7 @@ pub fn gen_op(
             "setData",
             true,
         ),
-        40..=49 => (
+        3 => (
             Request::Delete(DeleteRequest {
                 path: key(rng),
                 version: version(rng),
@@ -204,7 +214,7 @@ pub fn gen_op(
             "delete",
             true,
         ),
-        50..=57 => {
+        4 => {
             let k = key(rng);
             let ops = vec![
                 MultiOp::Check(CheckVersionRequest {
@@ -220,7 +230,7 @@ pub fn gen_op(
             ];
             (Request::Multi(ops), "multi", true)
         }
-        58..=72 => (
+        5 => (
             Request::GetData(PathWatchRequest {
                 path: key(rng),
                 watch: rng.gen_bool(0.3),
@@ -228,7 +238,7 @@ pub fn gen_op(
             "getData",
             false,
         ),
-        73..=82 => (
+        6 => (
             Request::Exists(PathWatchRequest {
                 path: key(rng),
                 watch: rng.gen_bool(0.3),
@@ -236,7 +246,7 @@ pub fn gen_op(
             "exists",
             false,
         ),
-        83..=92 => (
+        7 => (
             Request::GetChildren(PathWatchRequest {
                 path: "/".to_string(),
                 watch: rng.gen_bool(0.2),

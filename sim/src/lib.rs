@@ -11,12 +11,14 @@ pub mod check;
 pub mod client;
 pub mod disk;
 pub mod options;
+pub mod shrink;
 pub mod trace;
 pub mod world;
 
 pub use check::Violation;
-pub use options::{Mutation, Options};
+pub use options::{Mix, Mutation, Options};
+pub use shrink::{shrink, Artifact, Shrunk};
 pub use world::{run, Failure, Report, FAULT_KINDS};
 
 /// The version of the simulator's replay format.
-pub const REPLAY_FORMAT_VERSION: u32 = 1;
+pub const REPLAY_FORMAT_VERSION: u32 = 2;

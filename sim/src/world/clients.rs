@@ -269,13 +269,16 @@ impl World {
         let nn = self.nodes.len();
         let inflight_max = self.opts.client_inflight_max.max(1);
         let cl = &self.clients[ci];
+        if self.quiescing && cl.mode == Mode::Idle {
+            return Ok(()); // no new sessions once the run is winding down
+        }
         if cl.mode == Mode::Idle {
             if now < cl.resume_ns {
                 let at = cl.resume_ns;
                 self.wake_client(ci, at);
                 return Ok(());
             }
-            let ops = self.rng.client.gen_range(20..400);
+            let ops = self.rng.client.gen_range(20..self.opts.ops_max.max(21));
             let cl = &mut self.clients[ci];
             cl.mode = Mode::Active;
             cl.session = None;
@@ -314,7 +317,8 @@ impl World {
         let idle_ns = now.saturating_sub(conn.last_send_ns);
         let (session, _) = cl.session.clone().expect("established ⇒ session");
         let mode = cl.mode;
-        if mode == Mode::Active && cl.ops_left == 0 && outstanding == 0 {
+        let quiet = self.quiescing;
+        if mode == Mode::Active && !quiet && cl.ops_left == 0 && outstanding == 0 {
             if self.rng.client.gen_bool(0.5) {
                 self.client_send(
                     ci,
@@ -336,8 +340,12 @@ impl World {
                 self.client_drop_conn(conn_id);
                 return Ok(());
             }
-        } else if mode == Mode::Active && cl.ops_left > 0 && outstanding < inflight_max {
-            let (req, op, write) = gen_op(&mut self.rng.client, &mut self.clients[ci].sequentials);
+        } else if mode == Mode::Active && !quiet && cl.ops_left > 0 && outstanding < inflight_max {
+            let (req, op, write) = gen_op(
+                &mut self.rng.client,
+                &mut self.clients[ci].sequentials,
+                &self.opts.mix,
+            );
             if write && !self.in_fault_phase {
                 self.writes_after_heal = true;
             }

@@ -67,6 +67,10 @@ const WALL_BASE_MS: i64 = 1_750_000_000_000;
 const CONNECT_TIMEOUT_NS: u64 = 2_000 * MS;
 /// Requests of live sessions must be answered within this long once faults healed.
 const REQUEST_BOUND_NS: u64 = 10_000 * MS;
+/// After the heal window, clients stop issuing requests; within this long every replica
+/// must serve under one leader at the same applied zxid and digest, and every request of a
+/// live session must be answered.
+const CONVERGE_NS: u64 = 5_000 * MS;
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -155,6 +159,7 @@ enum Ev {
         msg: Box<PeerMessage>,
     },
     End,
+    Converge,
     Fault,
     HealAll,
     LinkDown {
@@ -200,6 +205,7 @@ impl Ev {
             Ev::Crash { node } => 2 | (*node as u64) << 8,
             Ev::Deliver { from, to, .. } => 3 | (*from as u64) << 8 | (*to as u64) << 16,
             Ev::End => 4,
+            Ev::Converge => 15,
             Ev::Fault => 5,
             Ev::HealAll => 6,
             Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
@@ -325,6 +331,9 @@ pub struct World {
     pending_violation: Option<Violation>,
     lin_wall_ns: u64,
     lin: LinStats,
+    /// Past the heal window: clients issue no new requests.
+    quiescing: bool,
+    converge_deadline: u64,
     fault_counts: [u64; FAULT_KINDS.len()],
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
@@ -377,7 +386,7 @@ impl World {
         }
         let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
         let clients = (0..opts.clients)
-            .map(|i| Client::new(i, &mut client_rng))
+            .map(|i| Client::new(i, &mut client_rng, opts.ops_max))
             .collect();
         let fault_end = opts.duration_ms * MS;
         let end = fault_end + opts.heal_ms * MS;
@@ -420,6 +429,8 @@ impl World {
             pending_violation: None,
             lin_wall_ns: 0,
             lin: LinStats::default(),
+            quiescing: false,
+            converge_deadline: 0,
             fault_counts: [0; FAULT_KINDS.len()],
             exercised: [0; crate::check::NAMES.len()],
             done: false,
@@ -556,11 +567,30 @@ impl World {
                 }
             }
             Ev::End => {
-                self.line("end".to_string());
-                self.done = true;
+                self.line("end of heal window; clients quiesce".to_string());
                 self.check_liveness()?;
-                return self.check_linearizability();
+                self.quiescing = true;
+                self.converge_deadline = self.now + CONVERGE_NS;
+                self.push(self.now + 50 * MS, Ev::Converge);
             }
+            Ev::Converge => match self.not_converged() {
+                None => {
+                    self.line("end: converged".to_string());
+                    self.exercised[crate::check::LIVENESS] += 1;
+                    self.done = true;
+                    return self.check_linearizability();
+                }
+                Some(why) if self.now >= self.converge_deadline => {
+                    return Err(Violation {
+                        checker: "liveness",
+                        detail: format!(
+                            "{} ms after the heal window, clients quiet: {why}",
+                            CONVERGE_NS / MS
+                        ),
+                    });
+                }
+                Some(_) => self.push(self.now + 100 * MS, Ev::Converge),
+            },
             Ev::Fault => self.fault()?,
             Ev::HealAll => self.heal_all()?,
             Ev::LinkDown { a, b, gen } => {
@@ -866,6 +896,60 @@ impl World {
 }
 
 impl World {
+    /// Why the cluster has not converged yet (None: converged): every replica up and
+    /// serving under the same leader, at the same applied zxid with the same digest, and no
+    /// request of a live session unanswered.
+    fn not_converged(&self) -> Option<String> {
+        let mut first: Option<(usize, (ServerId, arbor_core::types::Epoch), Zxid, u64)> = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(r) = node.replica.as_ref() else {
+                return Some(format!("node {} is down", i + 1));
+            };
+            let Some(serving) = r.serving_leader() else {
+                return Some(format!(
+                    "node {} ({}) serves no leader",
+                    i + 1,
+                    r.role_name()
+                ));
+            };
+            let me = (i, serving, r.applied_zxid(), r.tree().digest());
+            match first {
+                None => first = Some(me),
+                Some(f) if (f.1, f.2, f.3) != (me.1, me.2, me.3) => {
+                    return Some(format!(
+                        "node {} (leader {:?}, applied {}, digest {:x}) differs from node {} \
+                         (leader {:?}, applied {}, digest {:x})",
+                        i + 1,
+                        (me.1 .0 .0, me.1 .1 .0),
+                        me.2,
+                        me.3,
+                        f.0 + 1,
+                        (f.1 .0 .0, f.1 .1 .0),
+                        f.2,
+                        f.3
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for c in &self.clients {
+            let Some(conn) = c.conn.as_ref().filter(|k| k.established) else {
+                continue;
+            };
+            if let Some(h) = conn.outstanding.front() {
+                let e = &c.history[*h];
+                return Some(format!(
+                    "client {} {} xid {} (sent at {} ms) unanswered",
+                    c.idx,
+                    e.op,
+                    e.xid,
+                    e.sent_ns / MS
+                ));
+            }
+        }
+        None
+    }
+
     fn check_linearizability(&mut self) -> CheckResult {
         let t0 = std::time::Instant::now();
         let histories: Vec<&[crate::client::HistEntry]> =
