@@ -521,7 +521,8 @@ impl Model {
     }
 
     /// A multi: all or nothing. Returns the sub-outcomes (the first failure is the one
-    /// `Failed`; the model is unchanged then).
+    /// `Failed`; the model is unchanged then). Undo log instead of a copy of the model:
+    /// every node a sub-op may touch is saved before it runs.
     fn multi(
         &mut self,
         ops: &[MultiOp],
@@ -529,27 +530,59 @@ impl Model {
         z: Zxid,
         t: i64,
     ) -> Option<Vec<Outcome>> {
-        let mut scratch = self.clone();
+        let mut saved: Vec<(String, Option<ZNode>)> = Vec::new();
         let mut out = Vec::new();
         for op in ops {
-            let req = match op {
-                MultiOp::Create(r) => Request::Create(r.clone()),
-                MultiOp::Create2(r) => Request::Create2(r.clone()),
-                MultiOp::CreateContainer(r) => Request::CreateContainer(r.clone()),
-                MultiOp::Delete(r) => Request::Delete(r.clone()),
-                MultiOp::SetData(r) => Request::SetData(r.clone()),
-                MultiOp::Check(r) => Request::Check(r.clone()),
-                _ => return None,
+            let path = match op {
+                MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => &r.path,
+                MultiOp::Delete(r) => &r.path,
+                MultiOp::SetData(r) => &r.path,
+                MultiOp::Check(r) => &r.path,
+                _ => {
+                    self.undo(saved);
+                    return None;
+                }
             };
-            let o = scratch.op(&req, session, z, t)?;
+            for p in [path.as_str(), split(path).0] {
+                if !saved.iter().any(|(q, _)| q == p) {
+                    saved.push((p.to_string(), self.nodes.get(p).cloned()));
+                }
+            }
+            let o = match op {
+                MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => {
+                    self.create(r, session, z, t)
+                }
+                MultiOp::Delete(r) => self.delete(&r.path, r.version, z),
+                MultiOp::SetData(r) => self.set_data(&r.path, &r.data, r.version, z, t),
+                MultiOp::Check(r) => self.check_version(&r.path, r.version),
+                _ => unreachable!("filtered above"),
+            };
+            if let Outcome::Created { path, .. } = &o {
+                if !saved.iter().any(|(q, _)| q == path) {
+                    saved.push((path.clone(), None));
+                }
+            }
             let failed = matches!(o, Outcome::Failed(_));
             out.push(o);
             if failed {
+                self.undo(saved);
                 return Some(out);
             }
         }
-        *self = scratch;
         Some(out)
+    }
+
+    fn undo(&mut self, saved: Vec<(String, Option<ZNode>)>) {
+        for (p, n) in saved.into_iter().rev() {
+            match n {
+                Some(n) => {
+                    self.nodes.insert(p, n);
+                }
+                None => {
+                    self.nodes.remove(&p);
+                }
+            }
+        }
     }
 }
 
@@ -812,8 +845,10 @@ fn check_read(model: &Model, e: &HistEntry) -> Result<(), Violation> {
                 }
                 _ => return mismatch(format!("children {:?}", n.children)),
             };
-            let got: BTreeSet<&String> = got.iter().collect();
-            if got != n.children.iter().collect() {
+            let mut sorted: Vec<&String> = got.iter().collect();
+            sorted.sort_unstable();
+            let same = sorted.len() == n.children.len() && sorted.into_iter().eq(n.children.iter());
+            if !same {
                 return mismatch(format!("children {:?}", n.children));
             }
             Ok(())

@@ -56,13 +56,19 @@ impl World {
                 self.conns.get_mut(&conn).expect("exists").server_open = false;
                 self.step(n, Input::ClientClosed { conn: id })
             }
-            C2S::Connect(request) => self.step(n, Input::ClientConnect { conn: id, request }),
+            C2S::Connect(request) => self.step(
+                n,
+                Input::ClientConnect {
+                    conn: id,
+                    request: *request,
+                },
+            ),
             C2S::Request(header, request) => self.step(
                 n,
                 Input::ClientRequest {
                     conn: id,
                     header,
-                    request,
+                    request: *request,
                 },
             ),
         }
@@ -89,7 +95,9 @@ impl World {
                 self.client_lost_conn(ci);
                 Ok(())
             }
-            S2C::Connected(resp, server_applied) => self.client_connected(ci, resp, server_applied),
+            S2C::Connected(resp, server_applied) => {
+                self.client_connected(ci, *resp, server_applied)
+            }
             S2C::Notify(z) => {
                 self.notifications += 1;
                 self.exercised[crate::check::WATCH_ORDER] += 1;
@@ -97,7 +105,7 @@ impl World {
             }
             S2C::Reply(h, body) => {
                 self.chk.watches.on_reply(conn, h.zxid);
-                self.client_reply(ci, server, h, body)
+                self.client_reply(ci, server, h, body.map(|b| *b))
             }
         }
     }
@@ -359,7 +367,7 @@ impl World {
             if let Some(c) = self.clients[ci].conn.as_mut() {
                 c.last_send_ns = now;
             }
-            self.client_to_server(conn_id, C2S::Request(header, Request::Ping));
+            self.client_to_server(conn_id, C2S::Request(header, Box::new(Request::Ping)));
         }
         let d = self.think();
         self.wake_client(ci, now + d);
@@ -405,7 +413,7 @@ impl World {
             xid: x,
             op: req.op(),
         };
-        self.client_to_server(conn_id, C2S::Request(header, req));
+        self.client_to_server(conn_id, C2S::Request(header, Box::new(req)));
     }
 
     pub(super) fn client_connect(&mut self, ci: usize, nn: usize) -> CheckResult {
@@ -452,7 +460,7 @@ impl World {
             self.server_to_client(id, S2C::Lost);
             return Ok(());
         }
-        self.client_to_server(id, C2S::Connect(request));
+        self.client_to_server(id, C2S::Connect(Box::new(request)));
         let at = now + CONNECT_TIMEOUT_NS;
         self.wake_client(ci, at);
         Ok(())

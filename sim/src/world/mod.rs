@@ -127,20 +127,22 @@ pub fn run(seed: u64, opts: &Options) -> Report {
     report
 }
 
+// Payloads are boxed so that queued events stay small: the event heap moves them on every
+// push and pop.
 #[derive(Debug)]
 enum C2S {
     Closed,
-    Connect(ConnectRequest),
-    Request(RequestHeader, Request),
+    Connect(Box<ConnectRequest>),
+    Request(RequestHeader, Box<Request>),
 }
 
 #[derive(Debug)]
 enum S2C {
     Closed(CloseReason),
-    Connected(ConnectResponse, Zxid),
+    Connected(Box<ConnectResponse>, Zxid),
     Lost,
     Notify(Zxid),
-    Reply(ReplyHeader, Option<ResponseBody>),
+    Reply(ReplyHeader, Option<Box<ResponseBody>>),
 }
 
 #[derive(Debug)]
@@ -550,12 +552,8 @@ impl World {
             Ev::Deliver { from, to, gen, msg } => {
                 let l = &self.links[link_ix(from, to, self.nodes.len())];
                 if l.up && l.gen == gen && self.nodes[to].replica.is_some() {
-                    self.line(format!(
-                        "deliver {}->{} {}",
-                        from + 1,
-                        to + 1,
-                        msg_name(&msg)
-                    ));
+                    self.trace
+                        .deliver(self.now, from as u64 + 1, to as u64 + 1, msg_name(&msg));
                     let from_id = self.nodes[from].id;
                     self.step(
                         to,
@@ -729,7 +727,7 @@ impl World {
                 node.disk.push(None, Effect::Snapshot(zxid, data));
             }
             Output::Reply { conn, header, body } => {
-                self.server_to_client(conn.0, S2C::Reply(header, body))
+                self.server_to_client(conn.0, S2C::Reply(header, body.map(Box::new)))
             }
             Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
             Output::ConnectResponse { conn, response } => {
@@ -738,7 +736,7 @@ impl World {
                     .as_ref()
                     .map(|r| r.applied_zxid())
                     .unwrap_or_default();
-                self.server_to_client(conn.0, S2C::Connected(response, applied));
+                self.server_to_client(conn.0, S2C::Connected(Box::new(response), applied));
             }
             Output::CloseClient { conn, reason } => {
                 if let Some(c) = self.conns.get_mut(&conn.0) {
