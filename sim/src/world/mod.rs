@@ -35,6 +35,7 @@ use crate::check::epochs::EpochSanity;
 use crate::check::integrity::Integrity;
 use crate::check::leadership::Leadership;
 use crate::check::linearizability::{self, Stats as LinStats};
+use crate::check::liveness::{self, NodeEnd};
 use crate::check::monotonic_reads::MonotonicReads;
 use crate::check::primary_order::PrimaryOrder;
 use crate::check::watch_order::WatchOrder;
@@ -898,54 +899,30 @@ impl World {
     /// serving under the same leader, at the same applied zxid with the same digest, and no
     /// request of a live session unanswered.
     fn not_converged(&self) -> Option<String> {
-        let mut first: Option<(usize, (ServerId, arbor_core::types::Epoch), Zxid, u64)> = None;
-        for (i, node) in self.nodes.iter().enumerate() {
-            let Some(r) = node.replica.as_ref() else {
-                return Some(format!("node {} is down", i + 1));
-            };
-            let Some(serving) = r.serving_leader() else {
-                return Some(format!(
-                    "node {} ({}) serves no leader",
-                    i + 1,
-                    r.role_name()
-                ));
-            };
-            let me = (i, serving, r.applied_zxid(), r.tree().digest());
-            match first {
-                None => first = Some(me),
-                Some(f) if (f.1, f.2, f.3) != (me.1, me.2, me.3) => {
-                    return Some(format!(
-                        "node {} (leader {:?}, applied {}, digest {:x}) differs from node {} \
-                         (leader {:?}, applied {}, digest {:x})",
-                        i + 1,
-                        (me.1 .0 .0, me.1 .1 .0),
-                        me.2,
-                        me.3,
-                        f.0 + 1,
-                        (f.1 .0 .0, f.1 .1 .0),
-                        f.2,
-                        f.3
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        for c in &self.clients {
-            let Some(conn) = c.conn.as_ref().filter(|k| k.established) else {
-                continue;
-            };
-            if let Some(h) = conn.outstanding.front() {
-                let e = &c.history[*h];
-                return Some(format!(
-                    "client {} {} xid {} (sent at {} ms) unanswered",
-                    c.idx,
-                    e.op,
-                    e.xid,
-                    e.sent_ns / MS
-                ));
-            }
-        }
-        None
+        let nodes: Vec<Option<NodeEnd>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                n.replica.as_ref().map(|r| NodeEnd {
+                    serving: r.serving_leader().map(|(l, e)| (l.0, e.0)),
+                    role: r.role_name(),
+                    applied: r.applied_zxid(),
+                    digest: r.tree().digest(),
+                })
+            })
+            .collect();
+        let unanswered = self.clients.iter().find_map(|c| {
+            let conn = c.conn.as_ref().filter(|k| k.established)?;
+            let e = &c.history[*conn.outstanding.front()?];
+            Some(format!(
+                "client {} {} xid {} (sent at {} ms) unanswered",
+                c.idx,
+                e.op,
+                e.xid,
+                e.sent_ns / MS
+            ))
+        });
+        liveness::not_converged(&nodes, unanswered)
     }
 
     fn check_linearizability(&mut self) -> CheckResult {
