@@ -26,8 +26,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run a local ensemble: N `arbor serve` processes on loopback; prints the connect string.
     Cluster(cluster::ClusterArgs),
-    /// Run the deterministic simulator: one seed (full replay) or a sweep of seeds.
-    Sim(sim::SimArgs),
+    /// Run the deterministic simulator: one seed (full replay), a sweep of seeds, a
+    /// shrink or a replay.
+    Sim(Box<sim::SimArgs>),
     /// Load-test a ZooKeeper-wire server (Arbor or Apache ZooKeeper): throughput, latency
     /// percentiles, errors; or load N znodes; or probe fsync / loopback RTT.
     Bench(bench::BenchArgs),
@@ -43,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::main(args)?,
         Command::Sim(args) => {
-            let ok = sim::main(args)?;
+            let ok = sim::main(*args)?;
             if !ok {
                 std::process::exit(1);
             }

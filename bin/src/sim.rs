@@ -102,6 +102,35 @@ pub struct SimArgs {
     /// watch-after-reply).
     #[arg(long, value_parser = parse_mutation)]
     mutation: Option<Mutation>,
+    /// Maximum requests a client keeps in flight.
+    #[arg(long, default_value_t = 3)]
+    inflight: usize,
+    /// Maximum client think time between requests, ms.
+    #[arg(long, default_value_t = 50)]
+    think_ms: u64,
+    /// Ops per client session are drawn from 20..OPS_MAX.
+    #[arg(long, default_value_t = 400)]
+    ops_max: u32,
+    /// Workload mix `RARE:W0,...,W8` (rare-op probability; weights of create, create2,
+    /// setData, delete, multi, getData, exists, getChildren, sync).
+    #[arg(long)]
+    mix: Option<String>,
+    /// Swarm testing: each seed draws its own cluster size, clients, workload mix and fault
+    /// rates (some kinds off) from the seed; the other flags give durations and tick.
+    #[arg(long)]
+    swarm: bool,
+    /// With --seed: shrink a failing run and write a replay artifact (see --artifact).
+    #[arg(long, requires = "seed")]
+    shrink: bool,
+    /// Runs the shrinker may spend.
+    #[arg(long, default_value_t = 200)]
+    shrink_runs: u32,
+    /// Where --shrink writes the artifact (default sim-failure-SEED.json).
+    #[arg(long)]
+    artifact: Option<std::path::PathBuf>,
+    /// Replay an artifact written by --shrink (its seed and exact options).
+    #[arg(long, conflicts_with_all = ["seed", "seeds"])]
+    replay: Option<std::path::PathBuf>,
 }
 
 fn parse_mutation(name: &str) -> Result<Mutation, String> {
@@ -112,7 +141,11 @@ fn parse_mutation(name: &str) -> Result<Mutation, String> {
 }
 
 impl SimArgs {
-    fn options(&self) -> Options {
+    fn options(&self) -> anyhow::Result<Options> {
+        let mix = match &self.mix {
+            Some(m) => arbor_sim::Mix::parse(m).map_err(anyhow::Error::msg)?,
+            None => arbor_sim::Mix::default(),
+        };
         let o = Options {
             nodes: self.nodes,
             clients: self.clients,
@@ -139,12 +172,25 @@ impl SimArgs {
                 misdirect_prob: self.misdirect_prob,
                 fsync_fail_prob: self.fsync_fail_prob,
             },
-            ..Options::default()
+            client_inflight_max: self.inflight,
+            think_ms_max: self.think_ms,
+            ops_max: self.ops_max,
+            mix,
         };
-        if self.no_faults {
-            o.no_faults()
+        Ok(if self.no_faults { o.no_faults() } else { o })
+    }
+
+    /// The options of `seed`: drawn from it under --swarm, else the flags.
+    fn options_for(&self, seed: u64, base: &Options) -> Options {
+        if self.swarm {
+            let o = Options::swarm(seed, base);
+            if self.no_faults {
+                o.no_faults()
+            } else {
+                o
+            }
         } else {
-            o
+            base.clone()
         }
     }
 }
@@ -169,8 +215,15 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     if ![1, 3, 5, 7].contains(&args.nodes) {
         bail!("--nodes must be 1, 3, 5 or 7");
     }
-    let opts = args.options();
+    let base = args.options()?;
+    if let Some(path) = &args.replay {
+        return replay(path);
+    }
     if let Some(seed) = args.seed {
+        let opts = args.options_for(seed, &base);
+        if args.shrink {
+            return shrink(&args, seed, &opts);
+        }
         if args.trace {
             tracing_subscriber::fmt()
                 .with_timer(SimTime)
@@ -186,11 +239,18 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
         let r = arbor_sim::run(seed, &opts);
         let secs = wall.elapsed().as_secs_f64();
         print_table(std::slice::from_ref(&r));
+        let lin = r.lin_wall_ns as f64 / 1e9;
+        let sim_secs = (secs - lin).max(1e-9);
         println!(
-            "trace hash {:016x}; {:.0} events/s; simulated/wall time {:.0}x",
+            "trace hash {:016x}; {:.0} events/s; simulated/wall time {:.0}x; \
+             linearizability checker {:.1} ms ({} writes, {} reads, {} syncs)",
             r.trace_hash,
-            r.events as f64 / secs.max(1e-9),
-            r.sim_ns as f64 / 1e9 / secs.max(1e-9)
+            r.events as f64 / sim_secs,
+            r.sim_ns as f64 / 1e9 / sim_secs,
+            lin * 1e3,
+            r.lin.writes,
+            r.lin.reads,
+            r.lin.syncs
         );
         report_failure(&r);
         return Ok(r.failure.is_none());
@@ -214,7 +274,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     let mut reports = Vec::new();
     let mut failures = 0;
     for seed in a..b {
-        let r = arbor_sim::run(seed, &opts);
+        let r = arbor_sim::run(seed, &args.options_for(seed, &base));
         if r.failure.is_some() {
             failures += 1;
             bar.set_message(format!("{failures} failed"));
@@ -227,6 +287,60 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     let secs = wall.elapsed().as_secs_f64();
     print_summary(&reports, secs);
     Ok(failures == 0)
+}
+
+fn replay(path: &std::path::Path) -> anyhow::Result<bool> {
+    let a =
+        arbor_sim::Artifact::read(path).with_context(|| format!("reading {}", path.display()))?;
+    println!(
+        "replaying seed {} (recorded: checker `{}` at {:.6}s: {})",
+        a.seed,
+        a.checker,
+        a.at_ns as f64 / 1e9,
+        a.detail
+    );
+    let (r, same) = a.replay();
+    print_table(std::slice::from_ref(&r));
+    report_failure(&r);
+    if same {
+        println!("reproduced: same checker, trace hash {:016x}", r.trace_hash);
+    } else {
+        println!(
+            "NOT reproduced: trace hash {:016x} (recorded {:016x})",
+            r.trace_hash, a.trace_hash
+        );
+    }
+    Ok(r.failure.is_none())
+}
+
+fn shrink(args: &SimArgs, seed: u64, opts: &Options) -> anyhow::Result<bool> {
+    let wall = Instant::now();
+    let Some(s) = arbor_sim::shrink(seed, opts, args.shrink_runs) else {
+        println!("seed {seed} passes; nothing to shrink");
+        return Ok(true);
+    };
+    println!(
+        "shrunk in {} runs ({:.1} s wall); steps kept:",
+        s.runs,
+        wall.elapsed().as_secs_f64()
+    );
+    for step in &s.steps {
+        println!("  {step}");
+    }
+    report_failure(&s.report);
+    let path = args
+        .artifact
+        .clone()
+        .unwrap_or_else(|| format!("sim-failure-{seed}.json").into());
+    let a = arbor_sim::Artifact::from_report(&s.report, &s.options).context("shrunk run fails")?;
+    a.write(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "artifact written: {}; replay: arbor sim --replay {}",
+        path.display(),
+        path.display()
+    );
+    Ok(false)
 }
 
 fn report_failure(r: &Report) {
@@ -297,10 +411,39 @@ fn print_summary(rs: &[Report], secs: f64) {
         rs.iter().map(|r| r.notifications).sum::<u64>()
     );
     println!("failures         {}", failed.len());
+    let lin_secs = rs.iter().map(|r| r.lin_wall_ns).sum::<u64>() as f64 / 1e9;
+    let sim_secs = (secs - lin_secs).max(1e-9);
     println!(
-        "wall time        {secs:.1} s ({:.0} events/s, simulated/wall {:.0}x)",
-        events as f64 / secs.max(1e-9),
-        sim / secs.max(1e-9)
+        "wall time        {secs:.1} s: simulation {sim_secs:.1} s ({:.0} events/s, \
+         simulated/wall {:.0}x), linearizability checker {lin_secs:.2} s \
+         ({:.1} ms per run)",
+        events as f64 / sim_secs,
+        sim / sim_secs,
+        lin_secs * 1e3 / rs.len().max(1) as f64
+    );
+    println!("faults fired (runs with any):");
+    for (k, name) in arbor_sim::FAULT_KINDS.iter().enumerate() {
+        let total: u64 = rs.iter().map(|r| r.fault_counts[k]).sum();
+        let runs = rs.iter().filter(|r| r.fault_counts[k] > 0).count();
+        println!("  {name:<18} {total:>9} ({runs} runs)");
+    }
+    println!("checks that examined something (runs with any):");
+    for (k, name) in arbor_sim::check::NAMES.iter().enumerate() {
+        let total: u64 = rs.iter().map(|r| r.exercised[k]).sum();
+        let runs = rs.iter().filter(|r| r.exercised[k] > 0).count();
+        println!("  {name:<18} {total:>9} ({runs} runs)");
+    }
+    let lin = rs.iter().fold((0, 0, 0, 0), |a, r| {
+        (
+            a.0 + r.lin.writes,
+            a.1 + r.lin.reads,
+            a.2 + r.lin.syncs,
+            a.3 + r.lin.maybe_applied,
+        )
+    });
+    println!(
+        "linearizability  {} writes ({} without reply but applied), {} reads, {} syncs checked",
+        lin.0, lin.3, lin.1, lin.2
     );
     if !failed.is_empty() {
         print_table(&failed.into_iter().cloned().collect::<Vec<_>>());

@@ -9,10 +9,13 @@ use std::collections::VecDeque;
 
 use arbor_core::proto::jute::{
     AddWatchRequest, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiReadOp,
-    PathRequest, PathWatchRequest, Request, SetAclRequest, SetDataRequest, WatchesRequest,
+    PathRequest, PathWatchRequest, Request, ResponseBody, SetAclRequest, SetDataRequest,
+    WatchesRequest,
 };
 use arbor_core::types::{Acl, AddWatchMode, ConnId, Perms, SessionId, WatcherType, Zxid};
 use rand::Rng;
+
+use crate::options::Mix;
 
 /// One request and its outcome.
 #[derive(Clone, Debug)]
@@ -37,6 +40,10 @@ pub struct HistEntry {
     pub err: Option<i32>,
     /// Failed by a connection loss before an answer (outcome unknown).
     pub lost: bool,
+    /// The request as sent (for the linearizability checker's model).
+    pub req: Option<Request>,
+    /// The reply body, if the reply had one.
+    pub body: Option<ResponseBody>,
 }
 
 /// A client's open connection.
@@ -101,7 +108,7 @@ pub struct Client {
 
 impl Client {
     /// A fresh client.
-    pub fn new(idx: usize, rng: &mut impl Rng) -> Client {
+    pub fn new(idx: usize, rng: &mut impl Rng, ops_max: u32) -> Client {
         Client {
             idx,
             session: None,
@@ -110,7 +117,7 @@ impl Client {
             conn: None,
             next_xid: 1,
             last_zxid_seen: Zxid(0),
-            ops_left: rng.gen_range(20..400),
+            ops_left: rng.gen_range(20..ops_max.max(21)),
             mode: Mode::Active,
             resume_ns: 0,
             history: Vec::new(),
@@ -162,7 +169,11 @@ fn create(rng: &mut impl Rng) -> CreateRequest {
 }
 
 /// A random request: (request, op name, is write).
-pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'static str, bool) {
+pub fn gen_op(
+    rng: &mut impl Rng,
+    sequentials: &mut Vec<String>,
+    mix: &Mix,
+) -> (Request, &'static str, bool) {
     if !sequentials.is_empty() && rng.gen_bool(0.25) {
         let i = rng.gen_range(0..sequentials.len());
         let path = sequentials.swap_remove(i);
@@ -172,13 +183,20 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             true,
         );
     }
-    if rng.gen_bool(0.15) {
+    if rng.gen_bool(mix.rare.clamp(0.0, 1.0)) {
         return gen_rare_op(rng);
     }
-    match rng.gen_range(0..100) {
-        0..=19 => (Request::Create(create(rng)), "create", true),
-        20..=24 => (Request::Create2(create(rng)), "create2", true),
-        25..=39 => (
+    let total: u32 = mix.weights.iter().sum::<u32>().max(1);
+    let mut x = rng.gen_range(0..total);
+    let mut bucket = 0;
+    while bucket < mix.weights.len() - 1 && x >= mix.weights[bucket] {
+        x -= mix.weights[bucket];
+        bucket += 1;
+    }
+    match bucket {
+        0 => (Request::Create(create(rng)), "create", true),
+        1 => (Request::Create2(create(rng)), "create2", true),
+        2 => (
             Request::SetData(SetDataRequest {
                 path: key(rng),
                 data: data(rng),
@@ -187,7 +205,7 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             "setData",
             true,
         ),
-        40..=49 => (
+        3 => (
             Request::Delete(DeleteRequest {
                 path: key(rng),
                 version: version(rng),
@@ -195,7 +213,7 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             "delete",
             true,
         ),
-        50..=57 => {
+        4 => {
             let k = key(rng);
             let ops = vec![
                 MultiOp::Check(CheckVersionRequest {
@@ -211,7 +229,7 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             ];
             (Request::Multi(ops), "multi", true)
         }
-        58..=72 => (
+        5 => (
             Request::GetData(PathWatchRequest {
                 path: key(rng),
                 watch: rng.gen_bool(0.3),
@@ -219,7 +237,7 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             "getData",
             false,
         ),
-        73..=82 => (
+        6 => (
             Request::Exists(PathWatchRequest {
                 path: key(rng),
                 watch: rng.gen_bool(0.3),
@@ -227,7 +245,7 @@ pub fn gen_op(rng: &mut impl Rng, sequentials: &mut Vec<String>) -> (Request, &'
             "exists",
             false,
         ),
-        83..=92 => (
+        7 => (
             Request::GetChildren(PathWatchRequest {
                 path: "/".to_string(),
                 watch: rng.gen_bool(0.2),

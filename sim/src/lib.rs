@@ -12,12 +12,14 @@ pub mod client;
 pub mod disk;
 pub mod options;
 pub mod rng;
+pub mod shrink;
 pub mod trace;
 pub mod world;
 
 pub use check::Violation;
-pub use options::{Mutation, Options, StorageFaults};
-pub use world::{run, run_driven, DiskFaults, Failure, Report};
+pub use options::{Mix, Mutation, Options, StorageFaults};
+pub use shrink::{shrink, Artifact, Shrunk};
+pub use world::{run, run_driven, DiskFaults, Failure, Report, FAULT_KINDS};
 
 /// The version of the simulator's replay format.
-pub const REPLAY_FORMAT_VERSION: u32 = 1;
+pub const REPLAY_FORMAT_VERSION: u32 = 2;

@@ -1,9 +1,14 @@
 //! [`Options`]: the knobs of one simulated run. Everything else is decided by the seed.
+//! [`Options::swarm`] draws a whole option set from a seed (swarm testing).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use arbor_core::replica::Canary;
 
 /// Run options (the CLI maps its flags onto these).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     /// Number of replicas (1, 3, 5, 7).
     pub nodes: usize,
@@ -55,16 +60,71 @@ pub struct Options {
     /// loses everything unsynced.
     pub unsynced_survive_prob: f64,
     /// Storage faults (simulated disk damage and failing fsyncs).
+    #[serde(default = "StorageFaults::none")]
     pub storage: StorageFaults,
     /// A deliberate driver bug, to prove the checkers catch what it breaks.
     pub mutation: Option<Mutation>,
+    /// Operations a client session issues are drawn from `20..ops_max` (then it closes or
+    /// abandons the session).
+    #[serde(default = "default_ops_max")]
+    pub ops_max: u32,
+    /// The workload mix.
+    #[serde(default)]
+    pub mix: Mix,
+}
+
+/// Relative weights of the client operations (see `client::gen_op`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mix {
+    /// Probability that an op is one of the rare ones (ACLs, containers, multiRead, ...).
+    pub rare: f64,
+    /// Weights: create, create2, setData, delete, multi, getData, exists, getChildren, sync.
+    pub weights: [u32; 9],
+}
+
+impl Default for Mix {
+    fn default() -> Mix {
+        Mix {
+            rare: 0.15,
+            weights: [20, 5, 15, 10, 8, 15, 10, 10, 7],
+        }
+    }
+}
+
+impl Mix {
+    /// The `--mix` flag value: `rare:w0,w1,...`.
+    pub fn to_flag(&self) -> String {
+        let w: Vec<String> = self.weights.iter().map(|w| w.to_string()).collect();
+        format!("{}:{}", self.rare, w.join(","))
+    }
+
+    /// Parses [`Mix::to_flag`]'s format.
+    pub fn parse(s: &str) -> Result<Mix, String> {
+        let (rare, w) = s.split_once(':').ok_or("--mix takes RARE:W0,...,W8")?;
+        let rare: f64 = rare.parse().map_err(|e| format!("--mix rare: {e}"))?;
+        let ws: Vec<u32> = w
+            .split(',')
+            .map(|x| x.parse().map_err(|e| format!("--mix weight {x}: {e}")))
+            .collect::<Result<_, _>>()?;
+        let weights: [u32; 9] = ws
+            .try_into()
+            .map_err(|_| "--mix takes 9 weights".to_string())?;
+        if weights.iter().sum::<u32>() == 0 || !(0.0..=1.0).contains(&rare) {
+            return Err("--mix needs a positive weight sum and 0 <= rare <= 1".to_string());
+        }
+        Ok(Mix { rare, weights })
+    }
+}
+
+fn default_ops_max() -> u32 {
+    400
 }
 
 /// Storage fault probabilities. Damage (torn, bit flip, misdirected) is only injected while
 /// fewer than `(nodes - 1) / 2` nodes hold damage that no resync has repaired yet, so a
 /// quorum always keeps an intact copy of every committed txn; it is found by the disk's
 /// checksums at the node's next restart. Faults stop with the fault phase.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StorageFaults {
     /// Per crash with an unsynced txn write pending: the write is torn (a prefix of its
     /// records reaches the disk, the last of them only partly).
@@ -104,7 +164,7 @@ impl StorageFaults {
 }
 
 /// A deliberate bug injected into the simulated environment (never in normal runs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mutation {
     /// The disk reports `Persisted` for every write but makes only every other fsync
     /// durable, so a crash can lose acknowledged data (the ZOOKEEPER-3911 / -4646 class
@@ -175,6 +235,8 @@ impl Default for Options {
             mutation: None,
             unsynced_survive_prob: 0.0,
             storage: StorageFaults::default(),
+            ops_max: default_ops_max(),
+            mix: Mix::default(),
         }
     }
 }
@@ -205,7 +267,8 @@ impl Options {
              --crash-rate {} --crash-on-persist {} --power-loss-prob {} --recovery-crash-prob {} --link-break-rate {} --partition-rate {} \
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
              --kind-off-prob {} --unsynced-survive-prob {} --torn-write-prob {} \
-             --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {}{mutation}",
+             --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {} --inflight {} \
+             --think-ms {} --ops-max {} --mix {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -227,6 +290,78 @@ impl Options {
             self.storage.bit_flip_prob,
             self.storage.misdirect_prob,
             self.storage.fsync_fail_prob,
+            self.client_inflight_max,
+            self.think_ms_max,
+            self.ops_max,
+            self.mix.to_flag(),
         )
+    }
+
+    /// Swarm testing: a whole option set drawn from `seed` (reproducibly), on top of
+    /// `base` (which gives the durations, tick, trace and mutation). Each seed draws its
+    /// cluster size (1, 3 or 5), client count, workload mix, client pacing and fault
+    /// probabilities, and switches some fault kinds fully off.
+    pub fn swarm(seed: u64, base: &Options) -> Options {
+        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x053a_7aa1_1ce5_eed5);
+        let mut o = base.clone();
+        o.nodes = match r.gen_range(0..20) {
+            0 => 1,
+            1..=11 => 3,
+            _ => 5,
+        };
+        o.clients = r.gen_range(1..=10);
+        o.client_inflight_max = r.gen_range(1..=5);
+        o.think_ms_max = [5, 20, 50, 200][r.gen_range(0..4)];
+        o.ops_max = r.gen_range(30..600);
+        let mut weights = [0u32; 9];
+        for w in weights.iter_mut() {
+            // A third of the ops are absent in a given run.
+            *w = if r.gen_bool(0.3) {
+                0
+            } else {
+                r.gen_range(1..=30)
+            };
+        }
+        if weights.iter().sum::<u32>() == 0 {
+            weights[0] = 1;
+        }
+        o.mix = Mix {
+            rare: [0.0, 0.05, 0.15, 0.4][r.gen_range(0..4)],
+            weights,
+        };
+        // Each fault kind is off (rate 0) with probability 0.3, else 0.2x..3x its default.
+        let rate = |d: f64, r: &mut ChaCha8Rng| {
+            if r.gen_bool(0.3) {
+                0.0
+            } else {
+                (d * r.gen_range(0.2..3.0) * 1000.0).round() / 1000.0
+            }
+        };
+        let d = Options::default();
+        o.crash_rate = rate(d.crash_rate, &mut r);
+        o.crash_on_persist = rate(d.crash_on_persist, &mut r);
+        o.link_break_rate = rate(d.link_break_rate, &mut r);
+        o.partition_rate = rate(d.partition_rate, &mut r);
+        o.client_drop_rate = rate(d.client_drop_rate, &mut r);
+        o.clock_jump_rate = rate(d.clock_jump_rate, &mut r);
+        o.unsynced_survive_prob = if r.gen_bool(0.5) {
+            0.0
+        } else {
+            [0.1, 0.5, 1.0][r.gen_range(0..3)]
+        };
+        o.net_delay_us_max = [500, 2_000, 5_000, 20_000][r.gen_range(0..4)];
+        o.disk_delay_us_max = [200, 1_000, 3_000, 10_000][r.gen_range(0..4)];
+        // The kinds are already drawn here; no second, hidden switch.
+        o.kind_off_prob = 0.0;
+        // Drawn last, so the draws above keep their values across this addition.
+        o.power_loss_prob = [0.0, 0.0, 0.1, 0.3][r.gen_range(0..4)];
+        o.recovery_crash_prob = [0.0, 0.0, 0.2, 0.5][r.gen_range(0..4)];
+        o.storage = StorageFaults {
+            torn_write_prob: rate(d.storage.torn_write_prob, &mut r),
+            bit_flip_prob: rate(d.storage.bit_flip_prob, &mut r),
+            misdirect_prob: rate(d.storage.misdirect_prob, &mut r),
+            fsync_fail_prob: rate(d.storage.fsync_fail_prob, &mut r),
+        };
+        o
     }
 }

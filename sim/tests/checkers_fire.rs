@@ -11,7 +11,7 @@ use arbor_sim::check::durability::Durability;
 use arbor_sim::check::ephemerals::Ephemerals;
 use arbor_sim::check::epochs::EpochSanity;
 use arbor_sim::check::leadership::Leadership;
-use arbor_sim::check::liveness::{self, EndState};
+use arbor_sim::check::liveness::{self, EndState, NodeEnd};
 use arbor_sim::check::monotonic_reads::MonotonicReads;
 use arbor_sim::check::primary_order::PrimaryOrder;
 use arbor_sim::check::session_fifo;
@@ -223,4 +223,33 @@ fn watch_order_fires_on_an_event_after_a_reflecting_reply() {
     fired(w.on_notify(1, z(1, 2)), "watch_order");
     w.on_reply(2, z(1, 5));
     fired(w.on_notify(2, z(1, 5)), "watch_order");
+}
+
+#[test]
+fn convergence_fires_on_divergence_down_nodes_and_unanswered_requests() {
+    let node = |applied: i64, digest: u64| {
+        Some(NodeEnd {
+            serving: Some((1, 3)),
+            role: "following",
+            applied: Zxid(applied),
+            digest,
+        })
+    };
+    assert_eq!(
+        liveness::not_converged(&[node(9, 7), node(9, 7), node(9, 7)], None),
+        None
+    );
+    let why = liveness::not_converged(&[node(9, 7), node(9, 8), node(9, 7)], None);
+    assert!(why.is_some_and(|w| w.contains("differs")));
+    let why = liveness::not_converged(&[node(9, 7), node(8, 7), node(9, 7)], None);
+    assert!(why.is_some_and(|w| w.contains("node 2")));
+    let why = liveness::not_converged(&[node(9, 7), None, node(9, 7)], None);
+    assert!(why.is_some_and(|w| w.contains("down")));
+    let mut lost = node(9, 7);
+    if let Some(n) = lost.as_mut() {
+        n.serving = None;
+    }
+    assert!(liveness::not_converged(&[node(9, 7), lost], None).is_some());
+    let why = liveness::not_converged(&[node(9, 7)], Some("client 0 xid 5".to_string()));
+    assert_eq!(why.as_deref(), Some("client 0 xid 5"));
 }

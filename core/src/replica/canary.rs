@@ -8,7 +8,9 @@
 //! with `None` every canary site is a single untaken branch.
 
 /// One deliberately wrong variant of the core. Alphabetical.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Canary {
     /// A follower ACKs a PROPOSAL as soon as it logs it, before the record is durable
     /// (the durable-before-ack rule of Zab; zab.md §2).

@@ -336,7 +336,13 @@ impl<L: NodeLookup + ?Sized> Staged<'_, L> {
                 Some(v) if v.stat.kind() == NodeKind::Ephemeral(session) => {
                     set.insert(path.clone());
                 }
-                Some(_) => {}
+                // Deleted and re-created by another session (or as a non-ephemeral) in
+                // pending changes: no longer this session's. Keeping it would make the
+                // closeSession prep mark a live node deleted, and a later create of that
+                // path would be prepped against a view that disagrees with the tree.
+                Some(_) => {
+                    set.remove(path);
+                }
             }
         }
         set

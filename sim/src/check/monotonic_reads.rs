@@ -3,9 +3,12 @@
 //! Source: ZooKeeper programmer's guide "Consistency Guarantees" (a client never sees an
 //! older view after a newer one, incl. after reconnecting to another server, enforced by
 //! lastZxidSeen in the handshake); TLA+ `MonotonicRead`.
-//! Statement checked: the header zxid of each reply a session receives (pings included,
-//! notifications and zxid ≤ 0 markers excluded) is ≥ every header zxid that session received
-//! before, whichever server answered.
+//! Statement checked: the header zxid of each reply to a request a session receives
+//! (pings, notifications and zxid ≤ 0 markers excluded) is ≥ every such header zxid that
+//! session received before, whichever server answered. Ping replies are excluded because
+//! the client does not take their zxid as seen (ZooKeeper's `ClientCnxn.readResponse`
+//! returns on a ping before updating `lastZxid`), so a server that lags behind a ping
+//! reply the client got may legitimately accept its reconnect (swarm seed 1555).
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! feed every reply to the client-side checkers.
 
 use arbor_core::proto::jute::{
-    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader,
+    xid, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
 use arbor_core::replica::Input;
 use arbor_core::types::{ConnId, SessionId, Zxid};
@@ -56,13 +56,19 @@ impl World {
                 self.conns.get_mut(&conn).expect("exists").server_open = false;
                 self.step(n, Input::ClientClosed { conn: id })
             }
-            C2S::Connect(request) => self.step(n, Input::ClientConnect { conn: id, request }),
+            C2S::Connect(request) => self.step(
+                n,
+                Input::ClientConnect {
+                    conn: id,
+                    request: *request,
+                },
+            ),
             C2S::Request(header, request) => self.step(
                 n,
                 Input::ClientRequest {
                     conn: id,
                     header,
-                    request,
+                    request: *request,
                 },
             ),
         }
@@ -89,14 +95,17 @@ impl World {
                 self.client_lost_conn(ci);
                 Ok(())
             }
-            S2C::Connected(resp, server_applied) => self.client_connected(ci, resp, server_applied),
+            S2C::Connected(resp, server_applied) => {
+                self.client_connected(ci, *resp, server_applied)
+            }
             S2C::Notify(z) => {
                 self.notifications += 1;
+                self.exercised[crate::check::WATCH_ORDER] += 1;
                 self.chk.watches.on_notify(conn, z)
             }
-            S2C::Reply(h, created) => {
+            S2C::Reply(h, body) => {
                 self.chk.watches.on_reply(conn, h.zxid);
-                self.client_reply(ci, server, h, created)
+                self.client_reply(ci, server, h, body.map(|b| *b))
             }
         }
     }
@@ -199,7 +208,7 @@ impl World {
         ci: usize,
         server: usize,
         h: ReplyHeader,
-        created: Option<String>,
+        body: Option<ResponseBody>,
     ) -> CheckResult {
         let now = self.now;
         let sid = self.nodes[server].id.0;
@@ -216,15 +225,27 @@ impl World {
             return Ok(());
         }
         if h.xid == xid::PING {
-            return self.chk.monotonic.on_reply(session, sid, h.xid, h.zxid);
+            // Like ZooKeeper's ClientCnxn, a ping reply's zxid is not "seen": it does not
+            // move lastZxidSeen, so nothing promises it is monotonic either.
+            return Ok(());
         }
         let expected = conn.outstanding.front().map(|i| cl.history[*i].xid);
         session_fifo::check_reply(ci, expected, h.xid)?;
+        self.exercised[crate::check::SESSION_FIFO] += 1;
+        self.exercised[crate::check::MONOTONIC_READS] += 1;
         let hi = conn.outstanding.pop_front().expect("checked non-empty");
         let e = &mut cl.history[hi];
         e.reply_ns = Some(now);
         e.zxid = Some(h.zxid);
         e.err = Some(h.err);
+        // Only created sequential paths matter to the workload (it deletes them).
+        let created = match &body {
+            Some(ResponseBody::Create(p)) => Some(p.path.clone()),
+            Some(ResponseBody::Create2(p)) => Some(p.path.clone()),
+            _ => None,
+        }
+        .filter(|p| p.starts_with("/s"));
+        e.body = body;
         let (write, op) = (e.write, e.op);
         if h.zxid > cl.last_zxid_seen {
             cl.last_zxid_seen = h.zxid;
@@ -237,6 +258,7 @@ impl World {
             self.chk
                 .durability
                 .on_ack(&self.chk.agreement, session, h.xid, h.zxid)?;
+            self.exercised[crate::check::DURABILITY] += 1;
             if heal {
                 self.acked_after_heal += 1;
             }
@@ -257,13 +279,16 @@ impl World {
         let nn = self.nodes.len();
         let inflight_max = self.opts.client_inflight_max.max(1);
         let cl = &self.clients[ci];
+        if self.quiescing && cl.mode == Mode::Idle {
+            return Ok(()); // no new sessions once the run is winding down
+        }
         if cl.mode == Mode::Idle {
             if now < cl.resume_ns {
                 let at = cl.resume_ns;
                 self.wake_client(ci, at);
                 return Ok(());
             }
-            let ops = self.rng.client.gen_range(20..400);
+            let ops = self.rng.client.gen_range(20..self.opts.ops_max.max(21));
             let cl = &mut self.clients[ci];
             cl.mode = Mode::Active;
             cl.session = None;
@@ -302,7 +327,8 @@ impl World {
         let idle_ns = now.saturating_sub(conn.last_send_ns);
         let (session, _) = cl.session.clone().expect("established ⇒ session");
         let mode = cl.mode;
-        if mode == Mode::Active && cl.ops_left == 0 && outstanding == 0 {
+        let quiet = self.quiescing;
+        if mode == Mode::Active && !quiet && cl.ops_left == 0 && outstanding == 0 {
             if self.rng.client.gen_bool(0.5) {
                 self.client_send(
                     ci,
@@ -324,8 +350,12 @@ impl World {
                 self.client_drop_conn(conn_id);
                 return Ok(());
             }
-        } else if mode == Mode::Active && cl.ops_left > 0 && outstanding < inflight_max {
-            let (req, op, write) = gen_op(&mut self.rng.client, &mut self.clients[ci].sequentials);
+        } else if mode == Mode::Active && !quiet && cl.ops_left > 0 && outstanding < inflight_max {
+            let (req, op, write) = gen_op(
+                &mut self.rng.client,
+                &mut self.clients[ci].sequentials,
+                &self.opts.mix,
+            );
             if write && !self.in_fault_phase {
                 self.writes_after_heal = true;
             }
@@ -339,7 +369,7 @@ impl World {
             if let Some(c) = self.clients[ci].conn.as_mut() {
                 c.last_send_ns = now;
             }
-            self.client_to_server(conn_id, C2S::Request(header, Request::Ping));
+            self.client_to_server(conn_id, C2S::Request(header, Box::new(Request::Ping)));
         }
         let d = self.think();
         self.wake_client(ci, now + d);
@@ -372,6 +402,8 @@ impl World {
             zxid: None,
             err: None,
             lost: false,
+            req: Some(req.clone()),
+            body: None,
         });
         let hi = cl.history.len() - 1;
         self.chk.integrity.on_request(session, x);
@@ -383,7 +415,7 @@ impl World {
             xid: x,
             op: req.op(),
         };
-        self.client_to_server(conn_id, C2S::Request(header, req));
+        self.client_to_server(conn_id, C2S::Request(header, Box::new(req)));
     }
 
     pub(super) fn client_connect(&mut self, ci: usize, nn: usize) -> CheckResult {
@@ -430,7 +462,7 @@ impl World {
             self.server_to_client(id, S2C::Lost);
             return Ok(());
         }
-        self.client_to_server(id, C2S::Connect(request));
+        self.client_to_server(id, C2S::Connect(Box::new(request)));
         let at = now + CONNECT_TIMEOUT_NS;
         self.wake_client(ci, at);
         Ok(())

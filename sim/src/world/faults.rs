@@ -406,10 +406,16 @@ impl World {
                 if p > 0.0 && self.rng.fault.gen_bool(p) {
                     self.line("power loss: every node crashes".to_string());
                     for n in 0..nn {
+                        if self.nodes[n].replica.is_some() {
+                            self.fault_counts[0] += 1;
+                        }
                         self.crash(n);
                     }
                 } else {
                     let n = self.rng.fault.gen_range(0..nn);
+                    if self.nodes[n].replica.is_some() {
+                        self.fault_counts[0] += 1;
+                    }
                     self.crash(n);
                 }
             }
@@ -418,6 +424,7 @@ impl World {
                 let b = (a + self.rng.fault.gen_range(1..nn)) % nn;
                 if self.links[link_ix(a, b, nn)].up {
                     self.faults += 1;
+                    self.fault_counts[2] += 1;
                     self.break_link(a, b)?;
                 }
             }
@@ -432,6 +439,7 @@ impl World {
                 if !open.is_empty() {
                     let id = open[self.rng.fault.gen_range(0..open.len())];
                     self.faults += 1;
+                    self.fault_counts[4] += 1;
                     self.line(format!("drop client conn {id}"));
                     self.client_drop_conn(id);
                 }
@@ -440,6 +448,7 @@ impl World {
                 let n = self.rng.fault.gen_range(0..nn);
                 self.nodes[n].wall_offset_ms += self.rng.fault.gen_range(-60_000..60_000);
                 self.faults += 1;
+                self.fault_counts[5] += 1;
                 self.line(format!("wall clock jump node {}", n + 1));
             }
             _ => {}
@@ -468,6 +477,7 @@ impl World {
         let id = self.partition_next;
         self.partition_next += 1;
         self.faults += 1;
+        self.fault_counts[3] += 1;
         let members: Vec<usize> = (0..nn).filter(|i| side[*i]).map(|i| i + 1).collect();
         self.line(format!(
             "partition {id} {} {members:?} | rest",
@@ -535,6 +545,7 @@ impl World {
                 }
             }
         }
+        self.exercised[crate::check::LIVENESS] += 1;
         liveness::check(&EndState {
             quorum_serving,
             quorum,

@@ -35,10 +35,15 @@ use crate::check::ephemerals::Ephemerals;
 use crate::check::epochs::EpochSanity;
 use crate::check::integrity::Integrity;
 use crate::check::leadership::Leadership;
+use crate::check::linearizability::{self, Stats as LinStats};
+use crate::check::liveness::{self, NodeEnd};
 use crate::check::monotonic_reads::MonotonicReads;
 use crate::check::primary_order::PrimaryOrder;
 use crate::check::watch_order::WatchOrder;
-use crate::check::{CheckResult, Violation};
+use crate::check::{
+    CheckResult, Violation, AGREEMENT, DIGEST, DURABILITY, EPHEMERALS, EPOCHS, INTEGRITY,
+    LEADERSHIP, PRIMARY_ORDER,
+};
 use crate::client::Client;
 use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
@@ -48,6 +53,16 @@ use crate::trace::{set_sim_time_ns, Trace};
 mod clients;
 mod faults;
 
+/// Fault kinds, in the order of [`Report::fault_counts`].
+pub const FAULT_KINDS: [&str; 6] = [
+    "crash",
+    "crash-on-persist",
+    "link-break",
+    "partition",
+    "client-drop",
+    "clock-jump",
+];
+
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
 const WALL_BASE_MS: i64 = 1_750_000_000_000;
@@ -55,6 +70,10 @@ const WALL_BASE_MS: i64 = 1_750_000_000_000;
 const CONNECT_TIMEOUT_NS: u64 = 2_000 * MS;
 /// Requests of live sessions must be answered within this long once faults healed.
 const REQUEST_BOUND_NS: u64 = 10_000 * MS;
+/// After the heal window, clients stop issuing requests; within this long every replica
+/// must serve under one leader at the same applied zxid and digest, and every request of a
+/// live session must be answered.
+const CONVERGE_NS: u64 = 5_000 * MS;
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -79,6 +98,14 @@ pub struct Report {
     pub notifications: u64,
     /// Hash of the event trace.
     pub trace_hash: u64,
+    /// Wall time spent in the end-of-run linearizability checker, ns (not simulation).
+    pub lin_wall_ns: u64,
+    /// What the linearizability checker examined.
+    pub lin: LinStats,
+    /// How often each fault kind fired, indexed like [`FAULT_KINDS`].
+    pub fault_counts: [u64; FAULT_KINDS.len()],
+    /// How many observations each checker examined, indexed like [`crate::check::NAMES`].
+    pub exercised: [u64; crate::check::NAMES.len()],
     /// The failure, if any.
     pub failure: Option<Failure>,
 }
@@ -149,20 +176,22 @@ pub fn run(seed: u64, opts: &Options) -> Report {
     report
 }
 
+// Payloads are boxed so that queued events stay small: the event heap moves them on every
+// push and pop.
 #[derive(Debug)]
 enum C2S {
     Closed,
-    Connect(ConnectRequest),
-    Request(RequestHeader, Request),
+    Connect(Box<ConnectRequest>),
+    Request(RequestHeader, Box<Request>),
 }
 
 #[derive(Debug)]
 enum S2C {
     Closed(CloseReason),
-    Connected(ConnectResponse, Zxid),
+    Connected(Box<ConnectResponse>, Zxid),
     Lost,
     Notify(Zxid),
-    Reply(ReplyHeader, Option<String>),
+    Reply(ReplyHeader, Option<Box<ResponseBody>>),
 }
 
 #[derive(Debug)]
@@ -181,6 +210,7 @@ enum Ev {
         msg: Box<PeerMessage>,
     },
     End,
+    Converge,
     Fault,
     HealAll,
     LinkDown {
@@ -226,6 +256,7 @@ impl Ev {
             Ev::Crash { node } => 2 | (*node as u64) << 8,
             Ev::Deliver { from, to, .. } => 3 | (*from as u64) << 8 | (*to as u64) << 16,
             Ev::End => 4,
+            Ev::Converge => 15,
             Ev::Fault => 5,
             Ev::HealAll => 6,
             Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
@@ -354,6 +385,13 @@ pub struct World {
     notifications: u64,
     /// A violation found where no `CheckResult` can be returned (inside a crash).
     pending_violation: Option<Violation>,
+    lin_wall_ns: u64,
+    lin: LinStats,
+    /// Past the heal window: clients issue no new requests.
+    quiescing: bool,
+    converge_deadline: u64,
+    fault_counts: [u64; FAULT_KINDS.len()],
+    exercised: [u64; crate::check::NAMES.len()],
     done: bool,
 }
 
@@ -420,7 +458,7 @@ impl World {
         }
         let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
         let clients = (0..opts.clients)
-            .map(|i| Client::new(i, &mut client_rng))
+            .map(|i| Client::new(i, &mut client_rng, opts.ops_max))
             .collect();
         let fault_end = opts.duration_ms * MS;
         let end = fault_end + opts.heal_ms * MS;
@@ -462,6 +500,12 @@ impl World {
             writes_after_heal: false,
             notifications: 0,
             pending_violation: None,
+            lin_wall_ns: 0,
+            lin: LinStats::default(),
+            quiescing: false,
+            converge_deadline: 0,
+            fault_counts: [0; FAULT_KINDS.len()],
+            exercised: [0; crate::check::NAMES.len()],
             done: false,
             opts,
         }
@@ -486,6 +530,10 @@ impl World {
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
             notifications: self.notifications,
             trace_hash: self.trace.hash(),
+            lin_wall_ns: self.lin_wall_ns,
+            lin: self.lin,
+            fault_counts: self.fault_counts,
+            exercised: self.exercised,
             failure,
         }
     }
@@ -583,12 +631,8 @@ impl World {
             Ev::Deliver { from, to, gen, msg } => {
                 let l = &self.links[link_ix(from, to, self.nodes.len())];
                 if l.up && l.gen == gen && self.nodes[to].replica.is_some() {
-                    self.line(format!(
-                        "deliver {}->{} {}",
-                        from + 1,
-                        to + 1,
-                        msg_name(&msg)
-                    ));
+                    self.trace
+                        .deliver(self.now, from as u64 + 1, to as u64 + 1, msg_name(&msg));
                     let from_id = self.nodes[from].id;
                     self.step(
                         to,
@@ -600,10 +644,30 @@ impl World {
                 }
             }
             Ev::End => {
-                self.line("end".to_string());
-                self.done = true;
-                return self.check_liveness();
+                self.line("end of heal window; clients quiesce".to_string());
+                self.check_liveness()?;
+                self.quiescing = true;
+                self.converge_deadline = self.now + CONVERGE_NS;
+                self.push(self.now + 50 * MS, Ev::Converge);
             }
+            Ev::Converge => match self.not_converged() {
+                None => {
+                    self.line("end: converged".to_string());
+                    self.exercised[crate::check::LIVENESS] += 1;
+                    self.done = true;
+                    return self.check_linearizability();
+                }
+                Some(why) if self.now >= self.converge_deadline => {
+                    return Err(Violation {
+                        checker: "liveness",
+                        detail: format!(
+                            "{} ms after the heal window, clients quiet: {why}",
+                            CONVERGE_NS / MS
+                        ),
+                    });
+                }
+                Some(_) => self.push(self.now + 100 * MS, Ev::Converge),
+            },
             Ev::Fault => self.fault()?,
             Ev::HealAll => self.heal_all()?,
             Ev::LinkDown { a, b, gen } => {
@@ -742,14 +806,7 @@ impl World {
                 node.disk.push(None, Effect::Snapshot(zxid, data));
             }
             Output::Reply { conn, header, body } => {
-                // Only created sequential paths matter to the workload (it deletes them).
-                let created = match body {
-                    Some(ResponseBody::Create(p)) => Some(p.path),
-                    Some(ResponseBody::Create2(p)) => Some(p.path),
-                    _ => None,
-                }
-                .filter(|p| p.starts_with("/s"));
-                self.server_to_client(conn.0, S2C::Reply(header, created))
+                self.server_to_client(conn.0, S2C::Reply(header, body.map(Box::new)))
             }
             Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
             Output::ConnectResponse { conn, response } => {
@@ -758,7 +815,7 @@ impl World {
                     .as_ref()
                     .map(|r| r.applied_zxid())
                     .unwrap_or_default();
-                self.server_to_client(conn.0, S2C::Connected(response, applied));
+                self.server_to_client(conn.0, S2C::Connected(Box::new(response), applied));
             }
             Output::CloseClient { conn, reason } => {
                 if let Some(c) = self.conns.get_mut(&conn.0) {
@@ -782,15 +839,22 @@ impl World {
         let old = node.applied_seen;
         if applied > old {
             let mut prev = old;
+            let mut n_applied = 0;
             for (z, t) in node.shadow.range(Zxid(old.0 + 1)..=applied) {
                 self.chk.integrity.on_apply(id, t)?;
                 self.chk.agreement.on_apply(id, prev, t)?;
                 self.chk.primary.on_apply(id, *z)?;
                 self.chk.durability.on_apply(id, prev, *z)?;
                 prev = *z;
+                n_applied += 1;
             }
             self.chk.digests.observe(id, applied, r.tree().digest())?;
             self.chk.ephemerals.check(id, old, applied, r.tree())?;
+            for ix in [AGREEMENT, INTEGRITY, PRIMARY_ORDER, DURABILITY] {
+                self.exercised[ix] += n_applied;
+            }
+            self.exercised[DIGEST] += 1;
+            self.exercised[EPHEMERALS] += 1;
         }
         let damaged = r.damaged().is_some();
         if node.damaged_seen && !damaged {
@@ -835,6 +899,9 @@ impl World {
             }
         }
         self.chk.leadership.observe(id, serving)?;
+        if serving.is_some() {
+            self.ex(LEADERSHIP);
+        }
         if newly_leader {
             let node = &self.nodes[n];
             self.chk.durability.on_leader_established(
@@ -880,6 +947,7 @@ impl World {
         );
         if self.roll_crash_on_persist() {
             // Crash before this write is durable (between two persisted writes).
+            self.fault_counts[1] += 1;
             self.push(self.now, Ev::Crash { node: n });
         }
     }
@@ -937,13 +1005,67 @@ impl World {
                 .on_durable(node.id, d.accepted, d.current, last)?;
             let grew = self.nodes[n].disk.durable.log.len() > logged_before;
             self.maybe_damage_after_sync(n, grew);
+            self.exercised[EPOCHS] += 1;
         }
         if self.roll_crash_on_persist() {
             // Durable, but the crash comes before `Persisted` reaches the core.
+            self.fault_counts[1] += 1;
             self.crash(n);
             return Ok(());
         }
         self.step(n, Input::Persisted { token })
+    }
+}
+
+impl World {
+    /// Why the cluster has not converged yet (None: converged): every replica up and
+    /// serving under the same leader, at the same applied zxid with the same digest, and no
+    /// request of a live session unanswered.
+    fn not_converged(&self) -> Option<String> {
+        let nodes: Vec<Option<NodeEnd>> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                n.replica.as_ref().map(|r| NodeEnd {
+                    serving: r.serving_leader().map(|(l, e)| (l.0, e.0)),
+                    role: r.role_name(),
+                    applied: r.applied_zxid(),
+                    digest: r.tree().digest(),
+                })
+            })
+            .collect();
+        let unanswered = self.clients.iter().find_map(|c| {
+            let conn = c.conn.as_ref().filter(|k| k.established)?;
+            let e = &c.history[*conn.outstanding.front()?];
+            Some(format!(
+                "client {} {} xid {} (sent at {} ms) unanswered",
+                c.idx,
+                e.op,
+                e.xid,
+                e.sent_ns / MS
+            ))
+        });
+        liveness::not_converged(&nodes, unanswered)
+    }
+
+    fn check_linearizability(&mut self) -> CheckResult {
+        let t0 = std::time::Instant::now();
+        let histories: Vec<&[crate::client::HistEntry]> =
+            self.clients.iter().map(|c| c.history.as_slice()).collect();
+        let r = linearizability::check(
+            self.chk.agreement.above(Zxid(0)).map(|(_, c)| &c.txn),
+            &histories,
+        );
+        self.lin_wall_ns = t0.elapsed().as_nanos() as u64;
+        let stats = r?;
+        self.lin = stats;
+        self.exercised[crate::check::LINEARIZABILITY] += stats.writes + stats.reads + stats.syncs;
+        Ok(())
+    }
+
+    /// Counts one examined observation for checker `ix` (an index into `check::NAMES`).
+    fn ex(&mut self, ix: usize) {
+        self.exercised[ix] += 1;
     }
 }
 
