@@ -4,9 +4,11 @@
 //!   `core/tests/support/replica_world.rs` (election, discovery, sync, broadcast, client
 //!   requests), and the three recovered start states with a few ticks;
 //! - `wal_record`: the log segments the real `FileStorage` writes for the leader scenario's
-//!   storage outputs (one segment; two segments; a torn tail; a header alone);
+//!   storage outputs (one segment, also with the target's CRC fix-up bit; two segments; a
+//!   torn tail; a header alone);
 //! - `snapshot_file`: `write_snapshot_file` of that scenario's compaction snapshot and of
-//!   an empty tree (intact, with an older snapshot to fall back to, and damaged).
+//!   an empty tree (intact, with the CRC fix-up bit, with an older snapshot to fall back
+//!   to, and damaged).
 //!
 //! Usage: cargo run --manifest-path fuzz/Cargo.toml --example seed_corpus
 //! (deterministic: rerunning it rewrites the same files).
@@ -92,6 +94,12 @@ fn main() {
     assert_eq!(one.len(), 1, "one segment at the default size");
     let seg = &one[0];
     put("wal_record", "one_segment", &[&[0u8][..], seg].concat());
+    // Selector bit 2: the target fixes every frame's CRC before writing.
+    put(
+        "wal_record",
+        "one_segment_crc_fixup",
+        &[&[4u8][..], seg].concat(),
+    );
     put(
         "wal_record",
         "torn_tail",
@@ -123,6 +131,12 @@ fn main() {
         .expect("the leader scenario takes a compaction snapshot");
     let file = snapshot_file(zxid, &data);
     put("snapshot_file", "scenario", &[&[0u8][..], &file].concat());
+    // Selector bit 2: the target fixes the length and CRC fields before writing.
+    put(
+        "snapshot_file",
+        "scenario_crc_fixup",
+        &[&[4u8][..], &file].concat(),
+    );
     put(
         "snapshot_file",
         "scenario_fallback",

@@ -31,6 +31,27 @@ fn reset(dir: &Path) {
     fs::write(dir.join("acceptedEpoch"), b"7\n").expect("write acceptedEpoch");
 }
 
+/// Walks frames from every "ARBL" segment magic on, setting each frame's CRC field to the
+/// CRC32C of the bytes its length field covers (a damaged length ends the walk).
+fn fix_frame_crcs(bytes: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let mut start = 0;
+    while let Some(m) = b[start..].windows(4).position(|w| w == b"ARBL") {
+        let mut at = start + m + SEGMENT_HEADER_LEN;
+        while let Some(len) = b.get(at..at + 4) {
+            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+            let Some(body) = b.get(at + 8..(at + 8).saturating_add(len)) else {
+                break;
+            };
+            let crc = crc32c::crc32c(body);
+            b[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+            at += 8 + len;
+        }
+        start += m + 4;
+    }
+    b
+}
+
 fn name_zxid(segment: &[u8], fallback: i64) -> i64 {
     match segment.get(8..16) {
         Some(b) => i64::from_le_bytes(b.try_into().expect("8 bytes")),
@@ -51,11 +72,20 @@ fn name_zxid(segment: &[u8], fallback: i64) -> i64 {
 /// - a second recovery of the repaired dir finds nothing to repair and the same log.
 ///
 /// Input: byte 0 selects the layout (bit 0: two segments, split at the u16 LE in bytes 1-2;
-/// bit 1: name the last segment one zxid off its header). A segment is named after the
-/// zxid in its header (bytes 8..16) when it has one.
+/// bit 1: name the last segment one zxid off its header; bit 2: before writing, set each
+/// frame's CRC to that of its bytes, so that mutations get past the checksum into the
+/// payload decoder and the zxid checks). A segment is named after the zxid in its header
+/// (bytes 8..16) when it has one.
 pub fn wal_record(dir: &Path, data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
+    };
+    let fixed;
+    let rest = if sel & 4 == 4 {
+        fixed = fix_frame_crcs(rest);
+        &fixed[..]
+    } else {
+        rest
     };
     let mut segments: Vec<&[u8]> = Vec::new();
     if sel & 1 == 1 && rest.len() >= 2 {
@@ -186,12 +216,23 @@ fn empty_tree() -> &'static [u8] {
 ///   tree that satisfies every invariant and survives its own serialize / deserialize.
 ///
 /// Input: byte 0 selects (bit 0: name the file one zxid off its header; bit 1: also write
-/// a valid empty-tree snapshot at an older zxid to fall back to). The file is named after
-/// the zxid in its header (bytes 8..16) when it has one.
+/// a valid empty-tree snapshot at an older zxid to fall back to; bit 2: before writing, set
+/// the length and CRC fields to those of the data, so that mutations get past the checksum
+/// into the tree decoder). The file is named after the zxid in its header (bytes 8..16)
+/// when it has one.
 pub fn snapshot_file(dir: &Path, data: &[u8]) {
     let Some((&sel, file)) = data.split_first() else {
         return;
     };
+    let mut fixed = file.to_vec();
+    if sel & 4 == 4 && fixed.len() >= SNAPSHOT_HEADER_LEN {
+        let len = (fixed.len() - SNAPSHOT_HEADER_LEN) as u64;
+        fixed[16..24].copy_from_slice(&len.to_le_bytes());
+        let crc =
+            crc32c::crc32c_append(crc32c::crc32c(&fixed[8..24]), &fixed[SNAPSHOT_HEADER_LEN..]);
+        fixed[24..28].copy_from_slice(&crc.to_le_bytes());
+    }
+    let file = &fixed[..];
     let mut zxid = match file.get(8..16) {
         Some(b) => i64::from_le_bytes(b.try_into().expect("8 bytes")),
         None => 0x1_0000_0001,
