@@ -35,6 +35,9 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 /// `regression-empty-segment-before-torn-header`: a header-only segment followed by a
 /// segment torn while being created; the first recovery removed only the torn one and left
 /// the record-less one for the second recovery to remove (recovery was not idempotent).
+/// `regression-trailing-bytes-after-record`: a frame (valid CRC) whose payload held bytes
+/// after the postcard record decoded, and re-encoded to other bytes; the frame decoder now
+/// wants exactly one record.
 #[test]
 fn wal_record_crashes_stay_fixed() {
     for (_name, bytes) in inputs("wal_record") {

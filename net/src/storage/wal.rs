@@ -46,8 +46,8 @@ pub enum FrameError {
         /// CRC of the bytes.
         computed: u32,
     },
-    /// The payload is not a postcard `LogRecord`.
-    #[error("payload does not decode as a log record")]
+    /// The payload is not exactly one postcard `LogRecord`.
+    #[error("payload does not decode as exactly one log record")]
     Decode,
     /// The kind byte does not match the payload's variant.
     #[error("kind byte {kind} does not match the payload")]
@@ -162,7 +162,13 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Txn, usize), FrameError> {
     }
     let frame_zxid = Zxid(i64::from_le_bytes(le8(&body[0..8])));
     let kind = body[8];
-    let record: LogRecord = postcard::from_bytes(&body[9..]).map_err(|_| FrameError::Decode)?;
+    // Exactly one record: trailing bytes would make a frame that our encoder never writes
+    // decode (and re-encode to other bytes).
+    let (record, rest): (LogRecord, &[u8]) =
+        postcard::take_from_bytes(&body[9..]).map_err(|_| FrameError::Decode)?;
+    if !rest.is_empty() {
+        return Err(FrameError::Decode);
+    }
     if kind_of(&record) != kind {
         return Err(FrameError::KindMismatch { kind });
     }
