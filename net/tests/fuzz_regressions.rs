@@ -36,8 +36,10 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 /// segment torn while being created; the first recovery removed only the torn one and left
 /// the record-less one for the second recovery to remove (recovery was not idempotent).
 /// `regression-trailing-bytes-after-record`: a frame (valid CRC) whose payload held bytes
-/// after the postcard record decoded, and re-encoded to other bytes; the frame decoder now
-/// wants exactly one record.
+/// after the postcard record decoded, and re-encoded to other bytes.
+/// `regression-overlong-varint`: a frame whose record used an overlong varint (postcard
+/// accepts them) decoded and re-encoded to other bytes. The frame decoder now accepts a
+/// payload only if it is exactly the encoding of the record it decodes to.
 #[test]
 fn wal_record_crashes_stay_fixed() {
     for (_name, bytes) in inputs("wal_record") {
