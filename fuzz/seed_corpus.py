@@ -11,7 +11,9 @@ Usage: python3 fuzz/seed_corpus.py   (writes fuzz/corpus/<target>/<frame id>)
 The `snapshot` seeds (fuzz/corpus/snapshot/: an empty tree and a small tree with every
 node kind) are `DataTree::serialize` output and the `peer_message` seeds one
 `encode_peer` envelope per message kind, committed as they are; `tree_ops` starts from
-an empty corpus (its input is a choice sequence, not a format).
+an empty corpus (its input is a choice sequence, not a format). The `replica_inputs`,
+`wal_record` and `snapshot_file` seeds are written by the Rust generator
+`cargo run --manifest-path fuzz/Cargo.toml --example seed_corpus` (fuzz/examples/).
 """
 import json
 import os

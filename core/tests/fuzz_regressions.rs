@@ -2,7 +2,8 @@
 //! target, in the normal test suite. Inputs live in `tests/fuzz_regressions/TARGET/`; the
 //! same files are also in `fuzz/corpus/TARGET/`, so every fuzz run starts from them.
 
-#![allow(clippy::print_stdout)] // the test names each replayed input on its output
+#![allow(clippy::print_stdout)] // each replay reports what the input did
+
 use std::fs;
 use std::path::PathBuf;
 
@@ -51,4 +52,32 @@ fn snapshot_crashes_stay_fixed() {
             }
         }
     }
+}
+
+#[path = "support/replica_world.rs"]
+mod replica_world;
+
+/// The scripted scenarios the `replica_inputs` seeds come from still get where they were
+/// written to get (so the seeds exercise election, sync, broadcast and the client path),
+/// and replaying their bytes through `World::run` reaches the same point.
+#[test]
+fn replica_inputs_scenarios_reach_service() {
+    let leader = replica_world::scenario_leader();
+    let r = &leader.world.reached;
+    println!("leader scenario: {} bytes, {r:?}", leader.bytes.len());
+    assert!(r.led && r.served, "{r:?}");
+    assert!(r.replies_ok >= 9, "client replies: {r:?}");
+    assert!(r.notifications >= 1, "the data watch fired: {r:?}");
+    assert!(r.snapshots >= 1, "a compaction snapshot was taken: {r:?}");
+    let replay = replica_world::World::run(&leader.bytes);
+    assert_eq!(replay.replies_ok, r.replies_ok);
+    assert_eq!(replay.steps, r.steps);
+
+    let follower = replica_world::scenario_follower();
+    let r = &follower.world.reached;
+    println!("follower scenario: {} bytes, {r:?}", follower.bytes.len());
+    assert!(r.followed && r.served, "{r:?}");
+    assert!(r.replies_ok >= 1, "the local read was answered: {r:?}");
+    let replay = replica_world::World::run(&follower.bytes);
+    assert_eq!(replay.replies_ok, r.replies_ok);
 }

@@ -746,8 +746,8 @@ fn read_log(
         if let Some(d) = scan.damage {
             if !is_last || d.valid_after {
                 warn!(segment = %path.display(), offset = d.offset, error = %d.error, "mid-log damage");
-                keep.push((first, path.clone()));
-                *segments = keep;
+                keep.push((first, path.clone(), true));
+                *segments = keep.into_iter().map(|(f, p, _)| (f, p)).collect();
                 return Ok((log, Some((path, d.offset))));
             }
             let dropped = bytes.len() as u64 - scan.valid_len;
@@ -769,18 +769,23 @@ fn read_log(
             report.torn_tail = Some((path.clone(), scan.valid_len, dropped));
         }
         let has_records = log.last().is_some_and(|t| t.header.zxid >= first);
-        if is_last && !has_records {
-            // Its name promises a first zxid that is not there; the next append starts a new
-            // segment anyway.
-            warn!(segment = %path.display(), "removing a log segment with no valid record");
-            remove_file(&path)?;
-            fsync_dir(dir)?;
-            report.empty_segments_removed.push(path);
-            continue;
-        }
-        keep.push((first, path));
+        keep.push((first, path, has_records));
     }
-    *segments = keep;
+    // The segments that end the log without a valid record go: their names promise a
+    // first zxid that is not there, and the next append starts a new segment anyway. All
+    // of them, not just the last file (a record-less segment before a torn-header one
+    // removed above): recovery must leave nothing that the next recovery would repair.
+    while let Some((_, path, false)) = keep.last() {
+        warn!(segment = %path.display(), "removing a log segment with no valid record");
+        remove_file(path)?;
+        fsync_dir(dir)?;
+        report.empty_segments_removed.push(path.clone());
+        keep.pop();
+    }
+    *segments = keep
+        .into_iter()
+        .map(|(first, path, _)| (first, path))
+        .collect();
     Ok((log, None))
 }
 

@@ -46,8 +46,8 @@ pub enum FrameError {
         /// CRC of the bytes.
         computed: u32,
     },
-    /// The payload is not a postcard `LogRecord`.
-    #[error("payload does not decode as a log record")]
+    /// The payload is not exactly the postcard encoding of one `LogRecord`.
+    #[error("payload is not the encoding of exactly one log record")]
     Decode,
     /// The kind byte does not match the payload's variant.
     #[error("kind byte {kind} does not match the payload")]
@@ -162,7 +162,13 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Txn, usize), FrameError> {
     }
     let frame_zxid = Zxid(i64::from_le_bytes(le8(&body[0..8])));
     let kind = body[8];
-    let record: LogRecord = postcard::from_bytes(&body[9..]).map_err(|_| FrameError::Decode)?;
+    let payload = &body[9..];
+    let record: LogRecord = postcard::from_bytes(payload).map_err(|_| FrameError::Decode)?;
+    // Exactly our encoding: postcard also accepts trailing bytes and overlong varints, which
+    // our encoder never writes; a frame must re-encode to the bytes it was read from.
+    if postcard::to_allocvec(&record).map_or(true, |b| b != payload) {
+        return Err(FrameError::Decode);
+    }
     if kind_of(&record) != kind {
         return Err(FrameError::KindMismatch { kind });
     }
