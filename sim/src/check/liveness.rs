@@ -102,7 +102,7 @@ pub fn check(s: &EndState) -> CheckResult {
     if s.writes_tried_after_heal && s.acked_after_heal == 0 {
         return fail(
             "liveness",
-            "after healing, no write was acknowledged".to_string(),
+            "after healing, no write was answered".to_string(),
         );
     }
     Ok(())
