@@ -403,6 +403,39 @@ fn refuses_a_data_dir_storage_refuses() {
     );
 }
 
+/// A snapshot that passes its CRC but whose tree does not load (fuzzing the storage found
+/// that the core would panic on it at start): refused with a message that says what to do.
+#[test]
+fn refuses_a_snapshot_whose_tree_does_not_load() {
+    use arbor_core::replica::LogRecord;
+    use arbor_core::types::{Epoch, PersistToken};
+    use arbor_net::storage::{commit_batch, FileStorage, Storage, StorageOp, StorageOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = FileStorage::open(StorageOptions::new(dir.path()))
+        .expect("open")
+        .storage;
+    commit_batch(
+        &mut s,
+        &[StorageOp::Persist {
+            token: PersistToken(1),
+            records: vec![LogRecord::AcceptedEpoch(Epoch(1))],
+        }],
+    )
+    .expect("persist");
+    // A well-formed snapshot file (header, length, CRC) around bytes that are no tree.
+    s.save_snapshot(Zxid::new(Epoch(1), 5), b"not a tree")
+        .expect("save snapshot");
+    drop(s);
+    let err = try_start(options(dir.path()))
+        .err()
+        .expect("must refuse the snapshot");
+    assert!(
+        err.contains("passes its checksum but its tree cannot be loaded"),
+        "{err}"
+    );
+    assert!(err.contains("move that snapshot file aside"), "{err}");
+}
+
 #[test]
 fn hostile_bytes_close_only_that_connection() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -44,7 +44,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_core::replica::{Config as ReplicaConfig, Recovered};
-use arbor_core::types::ServerId;
+use arbor_core::tree::DataTree;
+use arbor_core::types::{ServerId, Zxid};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -301,6 +302,19 @@ pub enum ServeError {
     /// The server did not elect itself in time.
     #[error("server did not become ready within {0:?}")]
     NotReady(Duration),
+    /// The newest snapshot passed its checksum but does not hold a loadable tree (written
+    /// by a different build, or damaged before its CRC was computed).
+    #[error(
+        "snapshot {zxid} in the data directory passes its checksum but its tree cannot be \
+         loaded ({reason}); refusing to start: move that snapshot file aside (an older \
+         snapshot and the log are then used) or restore the data directory from a replica"
+    )]
+    UnloadableSnapshot {
+        /// The snapshot's zxid.
+        zxid: Zxid,
+        /// Why the tree does not load.
+        reason: String,
+    },
     /// The data directory cannot be used (refused at start), or a write or sync failed
     /// while serving (the server stopped without acknowledging anything after it).
     #[error("storage: {0}")]
@@ -377,6 +391,25 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     start_with_storage(opts, opened.storage, opened.recovered).await
 }
 
+/// Refuses a recovered snapshot whose tree does not load, with a message, before the core
+/// sees it (the core treats its own snapshot as trusted and would panic on it). Costs one
+/// extra load of the snapshot at start.
+fn check_snapshot_loads(recovered: &Recovered, cfg: &ReplicaConfig) -> Result<(), ServeError> {
+    let Some((zxid, bytes)) = &recovered.snapshot else {
+        return Ok(());
+    };
+    let reason = match DataTree::deserialize(bytes, cfg.tree.clone()) {
+        Ok(tree) if tree.last_zxid() == *zxid => return Ok(()),
+        Ok(tree) => format!("its tree is at {}, not {zxid}", tree.last_zxid()),
+        Err(e) => e.to_string(),
+    };
+    error!(%zxid, %reason, "unloadable snapshot");
+    Err(ServeError::UnloadableSnapshot {
+        zxid: *zxid,
+        reason,
+    })
+}
+
 /// [`start`] on an already opened store and what it recovered (`opts.storage` is not
 /// used). For tests that wrap [`FileStorage`], e.g. to inject disk failures.
 pub async fn start_with_storage<S: RuntimeStorage>(
@@ -385,6 +418,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
     recovered: Recovered,
 ) -> Result<Server, ServeError> {
     let replica_cfg = opts.replica_config()?;
+    check_snapshot_loads(&recovered, &replica_cfg)?;
     let listener = TcpListener::bind(opts.client_addr)
         .await
         .map_err(|source| ServeError::Bind {
