@@ -152,3 +152,41 @@ fn seed_1555_swarm_ping_reply_zxid_is_not_seen() {
 fn seed_423_swarm_only_failing_writes_still_show_progress() {
     assert_passes(423, &Options::swarm(423, &Options::default()));
 }
+
+/// Found by the `sim_run` fuzz target (CI smoke): storage damage left follower 2 with a
+/// currentEpoch from a leadership of its own that never established. Being damaged, it may
+/// not lead; but every other leader abandoned its epoch on 2's ACKEPOCH ("follower is ahead
+/// of us"), so after the heal no leader was ever established. Only a fresh promise can show
+/// that a leader lacks committed txns; a non-fresh acker is now synced instead. The input
+/// drives every random choice of the run; the options are the target's
+/// (`fuzz/fuzz_targets/sim_run.rs`).
+#[test]
+fn sim_run_damaged_follower_ahead_does_not_stall_every_leader() {
+    let input = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fuzz_regressions/sim_run/damaged-follower-ahead-2338618e"
+    ))
+    .expect("input");
+    let opts = Options {
+        nodes: 3,
+        clients: 2,
+        duration_ms: 2_000,
+        heal_ms: 6_000,
+        crash_rate: 1.0,
+        partition_rate: 0.5,
+        storage: StorageFaults {
+            torn_write_prob: 0.3,
+            bit_flip_prob: 0.01,
+            misdirect_prob: 0.01,
+            fsync_fail_prob: 0.005,
+        },
+        ..Options::default()
+    };
+    let r = arbor_sim::run_driven(&input, &opts);
+    if let Some(f) = r.failure {
+        panic!(
+            "checker `{}` at {} ns: {}",
+            f.violation.checker, f.at_ns, f.violation.detail
+        );
+    }
+}

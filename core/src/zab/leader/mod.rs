@@ -377,7 +377,14 @@ impl Replica {
             self.drop_peer_message(from, "leader: ACKEPOCH out of phase", &msg);
             return;
         }
-        if (current_epoch, last_zxid) > mine {
+        // Only a fresh promise (one that counts towards fixing the epoch) can prove that we
+        // lack committed txns: every fresh acker is at or behind us, and a committed txn is
+        // on a quorum that intersects the fresh ones. A non-fresh acker (a replica with
+        // damaged storage, or one that promised this epoch before) is synced to our
+        // history instead; abandoning for it stalls forever when it cannot lead (a damaged
+        // replica whose currentEpoch came from a leadership that never established: found
+        // by the `sim_run` fuzz target).
+        if fresh && (current_epoch, last_zxid) > mine {
             // A follower has a more recent history than ours: we must not lead (Zab
             // discovery step; ZooKeeper's Leader abandons the epoch the same way).
             warn!(%from, epoch = current_epoch.0, %last_zxid, "follower is ahead of us; abandoning leadership");
