@@ -40,6 +40,8 @@ for t in $targets; do
     echo "--- fuzz smoke: $t ($runs runs from seed 1, at most ${seconds}s)"
     fresh=$(mktemp -d)
     if ! ARBOR_FUZZ_WORK="$fresh" ./run.sh "$t" "$seconds" -seed=1 -runs="$runs" >"$log" 2>&1; then
+        # The panic message first: the input's Debug dump can push it out of the tail.
+        grep -m 3 -A 12 "panicked at" "$log" >&2 || true
         tail -n 60 "$log" >&2
         echo "fuzz target $t failed; artifacts:" >&2
         ls -l "artifacts/$t" >&2 2>/dev/null || true
