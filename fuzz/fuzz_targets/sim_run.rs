@@ -9,7 +9,7 @@
 
 #![no_main]
 
-use arbor_sim::{run_driven, Options, StorageFaults};
+use arbor_sim::{run_driven, Options};
 use libfuzzer_sys::fuzz_target;
 
 /// Inputs longer than this add nothing (the fallback stream takes over) but cost copying.
@@ -19,21 +19,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() > INPUT_LEN_MAX {
         return;
     }
-    let opts = Options {
-        nodes: 3,
-        clients: 2,
-        duration_ms: 2_000,
-        heal_ms: 6_000,
-        crash_rate: 1.0,
-        partition_rate: 0.5,
-        storage: StorageFaults {
-            torn_write_prob: 0.3,
-            bit_flip_prob: 0.01,
-            misdirect_prob: 0.01,
-            fsync_fail_prob: 0.005,
-        },
-        ..Options::default()
-    };
+    let opts = Options::fuzz_profile();
     let r = run_driven(data, &opts);
     if let Some(f) = r.failure {
         panic!(

@@ -256,6 +256,27 @@ impl Options {
         self
     }
 
+    /// The options of the `sim_run` fuzz target (and of the tests that replay its inputs):
+    /// short runs (3 nodes, 2 clients, 2 s of faults, 6 s of healing) with frequent crashes
+    /// and partitions and storage faults at high rates.
+    pub fn fuzz_profile() -> Options {
+        Options {
+            nodes: 3,
+            clients: 2,
+            duration_ms: 2_000,
+            heal_ms: 6_000,
+            crash_rate: 1.0,
+            partition_rate: 0.5,
+            storage: StorageFaults {
+                torn_write_prob: 0.3,
+                bit_flip_prob: 0.01,
+                misdirect_prob: 0.01,
+                fsync_fail_prob: 0.005,
+            },
+            ..Options::default()
+        }
+    }
+
     /// The `arbor sim` flags that reproduce these options for `seed`.
     pub fn replay_command(&self, seed: u64) -> String {
         let mutation = self

@@ -167,21 +167,7 @@ fn sim_run_damaged_follower_ahead_does_not_stall_every_leader() {
         "/tests/fuzz_regressions/sim_run/damaged-follower-ahead-2338618e"
     ))
     .expect("input");
-    let opts = Options {
-        nodes: 3,
-        clients: 2,
-        duration_ms: 2_000,
-        heal_ms: 6_000,
-        crash_rate: 1.0,
-        partition_rate: 0.5,
-        storage: StorageFaults {
-            torn_write_prob: 0.3,
-            bit_flip_prob: 0.01,
-            misdirect_prob: 0.01,
-            fsync_fail_prob: 0.005,
-        },
-        ..Options::default()
-    };
+    let opts = Options::fuzz_profile();
     let r = arbor_sim::run_driven(&input, &opts);
     if let Some(f) = r.failure {
         panic!(
