@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::tree::{parent_for_events, DataTree, NodeKind};
+use crate::tree::{parent_for_events, DataTree, Misfit, NodeKind};
 use crate::types::{Acl, ErrorCode, EventType, SessionId, Stat, WallMillis, Zxid};
 
 /// The envelope of every txn (`TxnHeader`): who, which request, which zxid, when.
@@ -180,6 +180,10 @@ pub struct ApplyOutcome {
     /// NodeChildrenChanged on the parent; for a delete: NodeDeleted, then the parent's
     /// NodeChildrenChanged; for setData: NodeDataChanged).
     pub triggers: Vec<WatchTrigger>,
+    /// Operations of the txn that did not fit the tree and were skipped (their result is
+    /// `RuntimeInconsistency`); empty for every txn an honest leader prepped against the
+    /// same state. See [`crate::tree::Misfit`].
+    pub misfits: Vec<Misfit>,
 }
 
 /// Why txn bytes were refused.
@@ -205,27 +209,41 @@ impl Txn {
 }
 
 /// Applies `txn` to `tree`: a pure function of the two.
+///
+/// A txn (or an operation of a multi) that does not fit the tree is skipped and reported in
+/// [`ApplyOutcome::misfits`], as ZooKeeper's `processTxn` records the failure and carries
+/// on; the other operations of a multi still apply, as in 3.8.
 pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
     tree.begin_txn(txn.header.zxid);
     let mut triggers = Vec::new();
+    let mut misfits = Vec::new();
+    let mut one = |op: &TxnBody, triggers: &mut Vec<WatchTrigger>| match apply_one(
+        tree,
+        &txn.header,
+        op,
+        triggers,
+    ) {
+        Ok(result) => result,
+        Err(m) => {
+            misfits.push(m);
+            OpResult::Error(ErrorCode::RuntimeInconsistency)
+        }
+    };
     let result = match &txn.body {
         TxnBody::Multi(ops) => {
             if let Some(failed) = multi_failure(ops) {
                 OpResult::Multi(failed)
             } else {
-                OpResult::Multi(
-                    ops.iter()
-                        .map(|op| apply_one(tree, &txn.header, op, &mut triggers))
-                        .collect(),
-                )
+                OpResult::Multi(ops.iter().map(|op| one(op, &mut triggers)).collect())
             }
         }
-        body => apply_one(tree, &txn.header, body, &mut triggers),
+        body => one(body, &mut triggers),
     };
     ApplyOutcome {
         zxid: txn.header.zxid,
         result,
         triggers,
+        misfits,
     }
 }
 
@@ -254,7 +272,7 @@ fn apply_one(
     header: &TxnHeader,
     body: &TxnBody,
     triggers: &mut Vec<WatchTrigger>,
-) -> OpResult {
+) -> Result<OpResult, Misfit> {
     let zxid = header.zxid;
     let mut fire = |path: &str, event: EventType| {
         triggers.push(WatchTrigger {
@@ -262,7 +280,7 @@ fn apply_one(
             event,
         })
     };
-    match body {
+    Ok(match body {
         TxnBody::Check { .. } => OpResult::Check,
         TxnBody::CloseSession {
             session,
@@ -284,7 +302,7 @@ fn apply_one(
                 c.parent_cversion,
                 zxid,
                 header.time,
-            );
+            )?;
             fire(&c.path, EventType::NodeCreated);
             fire(parent_for_events(&c.path), EventType::NodeChildrenChanged);
             OpResult::Create {
@@ -300,30 +318,36 @@ fn apply_one(
             OpResult::CreateSession
         }
         TxnBody::Delete { path } | TxnBody::DeleteExpired { path } => {
-            tree.apply_delete(path, zxid);
+            tree.apply_delete(path, zxid)?;
             fire(path, EventType::NodeDeleted);
             fire(parent_for_events(path), EventType::NodeChildrenChanged);
             OpResult::Delete
         }
         TxnBody::Error { err } => OpResult::Error(*err),
-        TxnBody::Multi(_) => panic!("nested multi txn"),
+        TxnBody::Multi(_) => {
+            return Err(Misfit {
+                op: "multi",
+                path: String::new(),
+                what: "nested multi",
+            })
+        }
         TxnBody::SetAcl {
             path,
             acl,
             aversion,
         } => OpResult::SetAcl {
-            stat: tree.apply_set_acl(path, acl, *aversion),
+            stat: tree.apply_set_acl(path, acl, *aversion)?,
         },
         TxnBody::SetData {
             path,
             data,
             version,
         } => {
-            let stat = tree.apply_set_data(path, data.as_deref(), *version, zxid, header.time);
+            let stat = tree.apply_set_data(path, data.as_deref(), *version, zxid, header.time)?;
             fire(path, EventType::NodeDataChanged);
             OpResult::SetData { stat }
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -379,5 +403,88 @@ mod tests {
             ])
         );
         assert_eq!(multi_failure(&ops[..1]), None);
+    }
+
+    fn txn(zxid: i64, body: TxnBody) -> Txn {
+        Txn {
+            header: TxnHeader {
+                session: SessionId(1),
+                cxid: 1,
+                zxid: Zxid(zxid),
+                time: WallMillis(7),
+            },
+            body,
+        }
+    }
+
+    fn create(path: &str, parent_cversion: i32) -> TxnBody {
+        TxnBody::Create(CreateTxn {
+            path: path.into(),
+            data: Some(b"x".to_vec()),
+            acl: Acl::open_unsafe(),
+            kind: NodeKind::Persistent,
+            parent_cversion,
+        })
+    }
+
+    /// A lying (or damaged) leader's txn that does not fit is skipped and reported, like
+    /// ZooKeeper's processTxn; the tree is left exactly as it was and stays whole.
+    #[test]
+    fn misfit_txns_are_skipped_not_fatal() {
+        let mut tree = DataTree::new(crate::tree::TreeConfig::default());
+        let ok = apply(&mut tree, &txn(1, create("/a", 1)));
+        assert!(ok.misfits.is_empty());
+        let before = tree.digest();
+        let misfits = [
+            create("/x/y", 1),  // parent missing
+            create("/a", 2),    // exists
+            create("/b", 5),    // child counter mismatch
+            create("/", 2),     // the root
+            create("/a//b", 1), // invalid path
+            TxnBody::Delete {
+                path: "/zookeeper".into(),
+            },
+            TxnBody::Delete { path: "/".into() },
+            TxnBody::Delete {
+                path: "/nope".into(),
+            },
+            TxnBody::SetData {
+                path: "/a".into(),
+                data: None,
+                version: 5,
+            },
+            TxnBody::SetAcl {
+                path: "/nope".into(),
+                acl: Acl::open_unsafe(),
+                aversion: 1,
+            },
+            TxnBody::Multi(vec![TxnBody::Multi(Vec::new())]),
+        ];
+        for (i, body) in misfits.into_iter().enumerate() {
+            let out = apply(&mut tree, &txn(2 + i as i64, body.clone()));
+            assert_eq!(out.misfits.len(), 1, "{body:?}");
+            assert!(out.triggers.is_empty(), "{body:?}");
+            assert_eq!(tree.digest(), before, "{body:?} changed the tree");
+            tree.check_invariants_full();
+        }
+        // A node with children cannot be deleted; the rest of a multi still applies.
+        apply(&mut tree, &txn(20, create("/a/c", 1)));
+        let out = apply(
+            &mut tree,
+            &txn(
+                21,
+                TxnBody::Multi(vec![TxnBody::Delete { path: "/a".into() }, create("/d", 2)]),
+            ),
+        );
+        assert_eq!(out.misfits.len(), 1);
+        match out.result {
+            OpResult::Multi(r) => {
+                assert_eq!(r[0], OpResult::Error(ErrorCode::RuntimeInconsistency));
+                assert!(matches!(r[1], OpResult::Create { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(tree.last_zxid(), Zxid(21));
+        tree.check_invariants_full();
     }
 }

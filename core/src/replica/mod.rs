@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use canary::Canary;
 pub use config::Config;
@@ -54,6 +54,10 @@ pub struct Counters {
     pub client_inputs_dropped: u64,
     /// Stale or unknown `Persisted` tokens.
     pub persisted_tokens_ignored: u64,
+    /// Operations of committed txns that did not fit the tree and were skipped
+    /// ([`crate::tree::Misfit`]): only a damaged or lying leader (or a bug) causes one. The
+    /// simulator fails a run in which this is not zero.
+    pub misfit_txns: u64,
 }
 
 /// One Arbor server.
@@ -444,6 +448,12 @@ impl Replica {
         } else {
             apply(&mut self.history.tree, txn)
         };
+        for m in &outcome.misfits {
+            // ZooKeeper's processTxn logs and carries on; so do we (the tree is intact, but
+            // it now differs from the leader's: the digest shows it).
+            error!(zxid = %outcome.zxid, misfit = %m, "committed txn does not fit the tree; skipped");
+            self.counters.misfit_txns += 1;
+        }
         if let Role::Leading(l) = &mut self.role {
             l.pending.retire_through(outcome.zxid);
         }

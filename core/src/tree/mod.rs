@@ -54,6 +54,7 @@ pub use acl::{
     mask_digest_ids,
 };
 pub use expiry::ExpiryKind;
+pub use mutate::Misfit;
 pub use node::{NodeKind, StoredStat};
 pub use path::{
     is_special_path, parent_for_events, split_parent, validate_path, CONFIG_PATH, QUOTA_PATH,

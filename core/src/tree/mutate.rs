@@ -1,15 +1,40 @@
 //! The tree's primitive mutations, used only by [`crate::txn::apply`].
 //!
 //! Each takes values a prep already decided (zxid, time, versions, the parent's new child
-//! counter) and asserts the preconditions prep checked: they cannot fail for a txn prepped
-//! against the same state, and a violated precondition is a bug, not bad input.
+//! counter) and checks the preconditions prep checked *before* changing anything: they
+//! cannot fail for a txn prepped against the same state, so a violated precondition means
+//! the txn does not fit this tree (a bug, a damaged or lying leader). Like ZooKeeper 3.8's
+//! `DataTree.processTxn`, which records such a failure in the txn's result and carries on,
+//! the mutation is then skipped and reported as a [`Misfit`]: the tree stays whole (every
+//! invariant holds), nothing panics on what a peer sent. The replica logs it and counts it,
+//! and the simulator fails any run in which one happens (its peers are honest).
 //! Each keeps the digest, the ACL reference counts and the kind indexes exact.
 
 use crate::types::{Acl, SessionId, Stat, WallMillis, Zxid};
 
 use super::node::{NodeKind, StoredStat};
-use super::path::{split_parent, ROOT_PATH};
+use super::path::{is_special_path, split_parent, validate_path, ROOT_PATH};
 use super::DataTree;
+
+/// A committed txn that does not fit the tree it is applied to (see the module doc).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{op} {path}: {what}")]
+pub struct Misfit {
+    /// The primitive: `create`, `delete`, `setData`, `setACL`, `multi`.
+    pub op: &'static str,
+    /// The path it was about.
+    pub path: String,
+    /// The precondition that failed.
+    pub what: &'static str,
+}
+
+fn misfit(op: &'static str, path: &str, what: &'static str) -> Misfit {
+    Misfit {
+        op,
+        path: path.to_string(),
+        what,
+    }
+}
 
 impl DataTree {
     /// Records that txn `zxid` is being applied (zxids strictly increase).
@@ -34,17 +59,26 @@ impl DataTree {
         parent_cversion: i32,
         zxid: Zxid,
         time: WallMillis,
-    ) -> Stat {
-        let (parent_path, name) = split_parent(path).expect("created path has a parent");
-        let parent = self.resolve(parent_path).expect("create: parent exists");
-        assert!(
-            self.index.find(&self.arena, path).is_none(),
-            "create: {path} already exists"
-        );
-        assert!(
-            !matches!(self.arena.get(parent).kind(), NodeKind::Ephemeral(_)),
-            "create: parent of {path} is ephemeral"
-        );
+    ) -> Result<Stat, Misfit> {
+        let bad = |what| Err(misfit("create", path, what));
+        if validate_path(path).is_err() || path == ROOT_PATH {
+            return bad("invalid path");
+        }
+        let Some((parent_path, name)) = split_parent(path) else {
+            return bad("no parent");
+        };
+        let Some(parent) = self.resolve(parent_path) else {
+            return bad("parent does not exist");
+        };
+        if self.index.find(&self.arena, path).is_some() {
+            return bad("node exists");
+        }
+        if matches!(self.arena.get(parent).kind(), NodeKind::Ephemeral(_)) {
+            return bad("parent is ephemeral");
+        }
+        if parent_cversion != self.arena.get(parent).cversion.wrapping_add(1) {
+            return bad("parent child counter mismatch");
+        }
         let ppath = if parent_path.is_empty() {
             ROOT_PATH
         } else {
@@ -52,11 +86,6 @@ impl DataTree {
         };
         let old_meta = self.node_meta_digest(ppath, parent);
         let p = self.arena.get_mut(parent);
-        assert_eq!(
-            parent_cversion,
-            p.cversion.wrapping_add(1),
-            "create: parent child counter mismatch for {path}"
-        );
         // The counter wraps as a Java int (suffix `-2147483648` after `2147483647`, as the
         // programmer's guide describes). 3.8's createNode only stores a *larger* counter
         // (a guard for fuzzy-snapshot replay, which Arbor does not have), so at the wrap it
@@ -77,14 +106,25 @@ impl DataTree {
             ephemeral_owner: kind.to_ephemeral_owner(),
         };
         let id = self.attach_raw(parent, path, name, data, &stat, acl);
-        self.arena.get(id).stat()
+        Ok(self.arena.get(id).stat())
     }
 
     /// Deletes a childless node; the parent's pzxid becomes `zxid` (never lowered, as
     /// 3.8's `deleteNode`); its child counter is untouched.
-    pub(crate) fn apply_delete(&mut self, path: &str, zxid: Zxid) {
-        let id = self.resolve(path).expect("delete: node exists");
-        let (parent_path, _) = split_parent(path).expect("deleted path has a parent");
+    pub(crate) fn apply_delete(&mut self, path: &str, zxid: Zxid) -> Result<(), Misfit> {
+        let bad = |what| Err(misfit("delete", path, what));
+        if is_special_path(path) || validate_path(path).is_err() {
+            return bad("not a deletable path");
+        }
+        let Some(id) = self.resolve(path) else {
+            return bad("node does not exist");
+        };
+        if self.arena.get(id).num_children() != 0 {
+            return bad("node has children");
+        }
+        let Some((parent_path, _)) = split_parent(path) else {
+            return bad("no parent");
+        };
         let ppath = if parent_path.is_empty() {
             ROOT_PATH
         } else {
@@ -100,6 +140,7 @@ impl DataTree {
         }
         let new_meta = self.node_meta_digest(ppath, parent);
         self.digest = self.digest.wrapping_sub(old_meta).wrapping_add(new_meta);
+        Ok(())
     }
 
     /// Replaces a node's data with version `version`; mzxid / mtime are set.
@@ -110,41 +151,46 @@ impl DataTree {
         version: i32,
         zxid: Zxid,
         time: WallMillis,
-    ) -> Stat {
-        let id = self.resolve(path).expect("setData: node exists");
+    ) -> Result<Stat, Misfit> {
+        let Some(id) = self.resolve(path) else {
+            return Err(misfit("setData", path, "node does not exist"));
+        };
+        if version != self.arena.get(id).version.wrapping_add(1) {
+            return Err(misfit("setData", path, "version mismatch"));
+        }
         let old = self.node_digest(path, id);
         let n = self.arena.get_mut(id);
-        assert_eq!(
-            version,
-            n.version.wrapping_add(1),
-            "setData: version mismatch on {path}"
-        );
         n.set_data(data);
         n.version = version;
         n.mzxid = zxid.0;
         n.mtime = time.0;
         let new = self.node_digest(path, id);
         self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
-        self.arena.get(id).stat()
+        Ok(self.arena.get(id).stat())
     }
 
     /// Replaces a node's ACL with aversion `aversion`.
-    pub(crate) fn apply_set_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Stat {
-        let id = self.resolve(path).expect("setACL: node exists");
+    pub(crate) fn apply_set_acl(
+        &mut self,
+        path: &str,
+        acl: &[Acl],
+        aversion: i32,
+    ) -> Result<Stat, Misfit> {
+        let Some(id) = self.resolve(path) else {
+            return Err(misfit("setACL", path, "node does not exist"));
+        };
+        if aversion != self.arena.get(id).aversion.wrapping_add(1) {
+            return Err(misfit("setACL", path, "aversion mismatch"));
+        }
         let old_meta = self.node_meta_digest(path, id);
         let new_idx = self.acls.intern(acl);
         let n = self.arena.get_mut(id);
-        assert_eq!(
-            aversion,
-            n.aversion.wrapping_add(1),
-            "setACL: aversion mismatch on {path}"
-        );
         let old_idx = std::mem::replace(&mut n.acl, new_idx);
         n.aversion = aversion;
         self.acls.release(old_idx);
         let new_meta = self.node_meta_digest(path, id);
         self.digest = self.digest.wrapping_sub(old_meta).wrapping_add(new_meta);
-        self.arena.get(id).stat()
+        Ok(self.arena.get(id).stat())
     }
 
     /// Registers a session.
@@ -168,8 +214,9 @@ impl DataTree {
                 .ephemerals
                 .get(&session)
                 .is_some_and(|s| s.contains(path));
-            if owned {
-                self.apply_delete(path, zxid);
+            // An owned ephemeral has no children and is never a special path, so the
+            // delete fits.
+            if owned && self.apply_delete(path, zxid).is_ok() {
                 deleted.push(path.clone());
             }
         }
@@ -179,8 +226,9 @@ impl DataTree {
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
         for path in rest {
-            self.apply_delete(&path, zxid);
-            deleted.push(path);
+            if self.apply_delete(&path, zxid).is_ok() {
+                deleted.push(path);
+            }
         }
         deleted
     }

@@ -12,12 +12,12 @@
 //! What the driver keeps to the contract (`replica/io.rs`): time is monotonic; outputs
 //! are drained after every input; `Persisted` reports issued tokens in order
 //! (cumulatively); a new connection gets a fresh id; a recovered state is one storage
-//! could return. And the *bodies* of the transactions a leader sends are limited to those
-//! that apply to any tree (check, error, session create / close, a multi of them): txn
-//! bodies are decided by the leader's prep against its own tree, and `tree/mutate.rs`
-//! asserts prep's preconditions as a bug, not bad input (Zab tolerates crashed peers, not
-//! lying ones). Everything else about those txns (zxids, order, origins, sessions) is
-//! hostile.
+//! could return. Everything about the transactions a leader sends is hostile: zxids, order,
+//! origins, sessions, and bodies that do not fit the tree (creating under a missing parent,
+//! deleting `/zookeeper`, a wrong version or child counter, nested multis): the replica
+//! must skip those and count them (`tree/mutate.rs`, `Counters::misfit_txns`), never panic
+//! or break its tree. (Byte values below 240 pick the bodies that fit any tree, as before
+//! lying leaders were fuzzed, so older corpus entries keep their meaning.)
 //!
 //! Checked after every step, beyond "no panic": the replica's own `check_invariants` (run
 //! by `handle` under the `invariants` feature / debug builds) and the tree's full check;
@@ -34,8 +34,8 @@ use arbor_core::proto::jute::{
     Request,
 };
 use arbor_core::replica::{Config, Input, LogRecord, Output, Recovered, Replica};
-use arbor_core::tree::{CreateOp, DataTree, TreeConfig, WriteOp};
-use arbor_core::txn::{Txn, TxnBody, TxnHeader};
+use arbor_core::tree::{CreateOp, DataTree, NodeKind, TreeConfig, WriteOp};
+use arbor_core::txn::{CreateTxn, Txn, TxnBody, TxnHeader};
 use arbor_core::types::{
     Acl, ConnId, Epoch, ErrorCode, Id, Nanos, PersistToken, ServerId, SessionId, WallMillis, Zxid,
 };
@@ -340,7 +340,6 @@ impl World {
             tag::PEER_RAW => {
                 let from = self.peer_id(r)?;
                 if let Ok(msg) = decode_peer(r.blob()?) {
-                    let msg = tame_message(msg);
                     self.handle(Input::Peer { from, msg });
                 }
             }
@@ -592,9 +591,14 @@ impl World {
         })
     }
 
-    /// A txn body that applies to any tree (see the module doc).
-    fn safe_body(&self, r: &mut Reader<'_>, nested: bool) -> Option<TxnBody> {
-        Some(match r.byte()? % if nested { 4 } else { 5 } {
+    /// A txn body: below 240, one that applies to any tree; from 240, one that needs a
+    /// particular tree (a lying leader's, see the module doc).
+    fn body(&self, r: &mut Reader<'_>, nested: bool) -> Option<TxnBody> {
+        let b = r.byte()?;
+        if b >= 240 {
+            return self.hostile_body(r, b - 240);
+        }
+        Some(match b % if nested { 4 } else { 5 } {
             0 => TxnBody::Check {
                 path: self.path(r)?,
                 version: i32::from(r.byte()?) - 1,
@@ -623,7 +627,57 @@ impl World {
                 let n = r.byte()? % 4;
                 let mut ops = Vec::new();
                 for _ in 0..n {
-                    ops.push(self.safe_body(r, true)?);
+                    ops.push(self.body(r, true)?);
+                }
+                TxnBody::Multi(ops)
+            }
+        })
+    }
+
+    /// A body that fits only some trees (or none: a nested multi, the root, `/zookeeper`).
+    fn hostile_body(&self, r: &mut Reader<'_>, kind: u8) -> Option<TxnBody> {
+        let small = |r: &mut Reader<'_>| Some(i32::from(r.byte()?) - 2);
+        let acl = |r: &mut Reader<'_>| {
+            Some(match r.byte()? % 3 {
+                0 => Acl::open_unsafe(),
+                1 => Acl::read_unsafe(),
+                _ => Vec::new(),
+            })
+        };
+        Some(match kind % 7 {
+            0 => TxnBody::Create(CreateTxn {
+                path: self.path(r)?,
+                data: self.data(r)?,
+                acl: acl(r)?,
+                kind: match r.byte()? % 4 {
+                    0 => NodeKind::Persistent,
+                    1 => NodeKind::Ephemeral(self.session(r)?),
+                    2 => NodeKind::Container,
+                    _ => NodeKind::Ttl(i64::from(r.byte()?)),
+                },
+                parent_cversion: small(r)?,
+            }),
+            1 => TxnBody::Delete {
+                path: self.path(r)?,
+            },
+            2 => TxnBody::DeleteExpired {
+                path: self.path(r)?,
+            },
+            3 => TxnBody::SetData {
+                path: self.path(r)?,
+                data: self.data(r)?,
+                version: small(r)?,
+            },
+            4 => TxnBody::SetAcl {
+                path: self.path(r)?,
+                acl: acl(r)?,
+                aversion: small(r)?,
+            },
+            _ => {
+                let n = r.byte()? % 4;
+                let mut ops = Vec::new();
+                for _ in 0..n {
+                    ops.push(self.body(r, true)?);
                 }
                 TxnBody::Multi(ops)
             }
@@ -638,7 +692,7 @@ impl World {
                 zxid: self.zxid(r)?,
                 time: self.wall(),
             },
-            body: self.safe_body(r, false)?,
+            body: self.body(r, false)?,
         })
     }
 
@@ -825,62 +879,6 @@ impl World {
             passwd,
             read_only: [None, Some(false), Some(true)][usize::from(r.byte()? % 3)],
         })
-    }
-}
-
-/// Replaces txn bodies that need a particular tree (see the module doc) in a decoded
-/// message by a check, so raw peer bytes respect the same limit as structured messages.
-fn tame_message(msg: PeerMessage) -> PeerMessage {
-    fn body(b: TxnBody, nested: bool) -> TxnBody {
-        match b {
-            TxnBody::Check { .. }
-            | TxnBody::Error { .. }
-            | TxnBody::CreateSession { .. }
-            | TxnBody::CloseSession { .. } => b,
-            TxnBody::Multi(ops) if !nested => {
-                TxnBody::Multi(ops.into_iter().map(|o| body(o, true)).collect())
-            }
-            _ => TxnBody::Check {
-                path: "/".into(),
-                version: 0,
-            },
-        }
-    }
-    let txn = |mut t: Txn| {
-        t.body = body(t.body, false);
-        t
-    };
-    let txns = |v: Vec<Txn>| v.into_iter().map(txn).collect();
-    match msg {
-        PeerMessage::Diff { txns: t, committed } => PeerMessage::Diff {
-            txns: txns(t),
-            committed,
-        },
-        PeerMessage::Trunc {
-            after,
-            txns: t,
-            committed,
-        } => PeerMessage::Trunc {
-            after,
-            txns: txns(t),
-            committed,
-        },
-        PeerMessage::Snap {
-            zxid,
-            data,
-            txns: t,
-            committed,
-        } => PeerMessage::Snap {
-            zxid,
-            data,
-            txns: txns(t),
-            committed,
-        },
-        PeerMessage::Proposal { txn: t, origin } => PeerMessage::Proposal {
-            txn: txn(t),
-            origin,
-        },
-        other => other,
     }
 }
 

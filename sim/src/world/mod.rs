@@ -834,6 +834,17 @@ impl World {
             return Ok(());
         };
         r.check_invariants();
+        // Honest peers never commit a txn that does not fit a replica's tree.
+        if r.counters().misfit_txns != 0 {
+            return crate::check::fail(
+                "integrity",
+                format!(
+                    "server {} applied {} committed txn operation(s) that do not fit its tree",
+                    node.id,
+                    r.counters().misfit_txns
+                ),
+            );
+        }
         let id = node.id;
         let applied = r.applied_zxid();
         let old = node.applied_seen;
