@@ -10,6 +10,7 @@ use std::path::PathBuf;
 #[cfg(not(madsim))]
 use std::sync::mpsc as std_mpsc;
 
+use arbor_core::types::PersistToken;
 #[cfg(not(madsim))]
 use arbor_core::types::Zxid;
 #[cfg(not(madsim))]
@@ -22,8 +23,8 @@ use tracing::{info, warn};
 
 use super::core_task::Event;
 #[cfg(not(madsim))]
-use crate::storage::write_snapshot_file;
-use crate::storage::{commit_batch, FileStorage, Storage, StorageOp};
+use crate::storage::{commit_batch, write_snapshot_file};
+use crate::storage::{FileStorage, Storage, StorageError, StorageOp};
 
 #[cfg(madsim)]
 pub(crate) use sim::{spawn, StorageHandle};
@@ -54,13 +55,22 @@ impl RuntimeStorage for FileStorage {
     }
 }
 
-/// One group commit of `ops` (with one sync): what to tell the core, `Persisted` for the
-/// highest token it made durable or `StorageFailed` (after which the storage must stop:
-/// nothing later may be acknowledged). `None` when no token became durable.
+/// One group commit of `ops` (with one sync): what to tell the core, see [`commit_outcome`].
+#[cfg(not(madsim))]
 fn group_commit<S: Storage + ?Sized>(storage: &mut S, ops: &[StorageOp]) -> Option<Event> {
-    match commit_batch(storage, ops) {
+    commit_outcome(commit_batch(storage, ops), ops.len())
+}
+
+/// What to tell the core after a group commit of `ops` ops: `Persisted` for the highest token
+/// it made durable, or `StorageFailed` (after which the storage must stop: nothing later may
+/// be acknowledged). `None` when no token became durable.
+fn commit_outcome(
+    committed: Result<Option<PersistToken>, StorageError>,
+    ops: usize,
+) -> Option<Event> {
+    match committed {
         Ok(Some(token)) => {
-            debug!(ops = ops.len(), token = token.0, "group commit");
+            debug!(ops, token = token.0, "group commit");
             Some(Event::Persisted { token })
         }
         Ok(None) => None,
@@ -225,9 +235,10 @@ pub(crate) fn spawn<S: RuntimeStorage>(
 /// Inputs and outputs are those of the thread variant: token-bearing ops in output order,
 /// compaction snapshots, `Stop`; `Persisted` / `StorageFailed` to the core. Differences, all
 /// forced by the simulation:
-/// - the group commit runs on the task itself, after [`SIM_FSYNC_LATENCY`] of simulated time
-///   (the `fdatasync`): a node killed during that window loses the whole batch, and nothing
-///   of it was reported durable, which is exactly a crash before the sync returned;
+/// - the group commit runs on the task itself: the ops are written ([`write_batch`]), then
+///   [`SIM_FSYNC_LATENCY`] of simulated time passes before the sync (the `fdatasync`): a node
+///   killed in that window loses the buffered appends, none of which was reported durable,
+///   which is exactly a crash before the sync returned;
 /// - compaction snapshots are written through [`Storage::save_snapshot`] right after the
 ///   group commit of the ops queued before them (madsim does not simulate files, so there is
 ///   no snapshot file to write off the commit path), then purged as in the thread variant.
@@ -240,7 +251,8 @@ mod sim {
     use tokio::task::JoinHandle;
     use tracing::{debug, info, warn};
 
-    use super::{group_commit, purge, Event, RuntimeStorage, StorageOp};
+    use super::{commit_outcome, purge, Event, RuntimeStorage, StorageOp};
+    use crate::storage::write_batch;
 
     /// Simulated duration of one group commit's `fdatasync`.
     pub(crate) const SIM_FSYNC_LATENCY: Duration = Duration::from_millis(2);
@@ -308,8 +320,14 @@ mod sim {
                     next = rx.try_recv().ok();
                 }
                 if !ops.is_empty() {
-                    tokio::time::sleep(SIM_FSYNC_LATENCY).await;
-                    match group_commit(&mut storage, &ops) {
+                    // The writes, then the simulated fdatasync; a kill meanwhile loses the
+                    // buffered appends, none of which was reported durable.
+                    let written = write_batch(&mut storage, &ops);
+                    if written.is_ok() {
+                        tokio::time::sleep(SIM_FSYNC_LATENCY).await;
+                    }
+                    let committed = written.and_then(|()| storage.sync());
+                    match commit_outcome(committed, ops.len()) {
                         Some(ev @ Event::StorageFailed(_)) => {
                             // The core may already be gone; then there is no one to tell.
                             let _ = events.send(ev).await;
