@@ -34,6 +34,7 @@ mod mem_storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,13 +51,17 @@ use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use mem_storage::{MemStorage, SharedDisk};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 
 const SERVERS: u64 = 3;
 const CLIENT_PORT: u16 = 2181;
 const PEER_PORT: u16 = 2888;
 const ELECTION_PORT: u16 = 3888;
-/// Create attempts by the client (one path each).
-const WRITES: usize = 240;
+/// Upper bound on the client's create attempts (one path each); it writes until the faults
+/// are over.
+const WRITES_MAX: usize = 20_000;
+/// Creates the client pipelines in one round trip, at most.
+const PIPELINE_MAX: usize = 8;
 /// Faults injected while the client writes.
 const FAULT_ROUNDS: usize = 8;
 /// Simulated time the replicas get to converge after the faults healed.
@@ -68,42 +73,92 @@ const TICK: Duration = Duration::from_millis(100);
 /// Session timeout the client asks for (and the servers' maximum).
 const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The test's name, to run it again in a child process.
+const TEST_NAME: &str = "acknowledged_writes_survive_partitions_and_restarts";
+/// Set in a child process: the seed of the one run it performs.
+const CHILD_SEED_ENV: &str = "MADSIM_CLUSTER_CHILD_SEED";
+/// Prefix of the outcome lines a child prints on stdout.
+const OUTCOME_PREFIX: &str = "madsim_cluster outcome: ";
+
 #[test]
 fn acknowledged_writes_survive_partitions_and_restarts() {
+    if let Ok(seed) = std::env::var(CHILD_SEED_ENV) {
+        let seed = seed.parse().expect("child seed");
+        child_run(seed);
+        return;
+    }
     let first = env_u64("MADSIM_TEST_SEED", 1);
     let count = env_u64("MADSIM_TEST_NUM", 1);
     for seed in first..first + count {
         eprintln!("madsim_cluster: seed {seed} (replay with MADSIM_TEST_SEED={seed})");
-        let a = run_in_fresh_thread(seed);
-        let b = run_in_fresh_thread(seed);
-        if let Some(i) =
-            (0..a.trace.len().max(b.trace.len())).find(|&i| a.trace.get(i) != b.trace.get(i))
-        {
-            panic!(
-                "seed {seed}: two runs differ at trace line {i}:\n  first:  {:?}\n  second: {:?}",
-                a.trace.get(i),
-                b.trace.get(i)
-            );
-        }
-        assert_eq!(a, b, "seed {seed}: two runs of the same seed differ");
+        let a = run_in_child(seed);
+        let b = run_in_child(seed);
         if std::env::var_os("MADSIM_CLUSTER_TRACE").is_some() {
-            for line in &a.trace {
+            for line in &a {
                 eprintln!("  {line}");
             }
         }
-        eprintln!(
-            "madsim_cluster: seed {seed}: {} of {WRITES} writes acknowledged, {} faults, final \
-             zxid {} digest {:#x}, {} syncs, {} unsynced records lost to kills, simulated {:.1}s; \
-             second run identical",
-            a.acked.len(),
-            a.faults,
-            a.final_zxid,
-            a.final_digest,
-            a.syncs,
-            a.lost_records,
-            a.simulated.as_secs_f64(),
+        if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+            panic!(
+                "seed {seed}: two runs differ at outcome line {i}:\n  first:  {:?}\n  second: {:?}",
+                a.get(i),
+                b.get(i)
+            );
+        }
+        let summary = a.last().map_or("", String::as_str);
+        eprintln!("madsim_cluster: seed {seed}: {summary}; second run identical");
+    }
+}
+
+/// Runs the scenario once in a child process and returns its outcome lines.
+///
+/// Each run is its own process because real tokio's `select!` (re-exported by madsim-tokio)
+/// draws its starting branch from a thread-local RNG whose seed mixes in a process-global
+/// counter: two runs in one process draw differently, two processes draw alike. A replay with
+/// `MADSIM_TEST_SEED` is a fresh process too, so this is the determinism that matters.
+fn run_in_child(seed: u64) -> Vec<String> {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_SEED_ENV, seed.to_string())
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "seed {seed} failed (replay with MADSIM_TEST_SEED={seed}):\n{}",
+            tail.join("\n")
         );
     }
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(OUTCOME_PREFIX))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The child's side: one run, its outcome lines on stdout.
+#[allow(clippy::print_stdout)]
+fn child_run(seed: u64) {
+    let o = run_in_fresh_thread(seed);
+    for line in &o.trace {
+        println!("{OUTCOME_PREFIX}{line}");
+    }
+    println!(
+        "{OUTCOME_PREFIX}{} of {} writes acknowledged, {} faults, final zxid {} digest {:#x}, \
+         {} syncs, {} unsynced records lost to kills, simulated {:.1}s",
+        o.acked.len(),
+        o.attempted,
+        o.faults,
+        o.final_zxid,
+        o.final_digest,
+        o.syncs,
+        o.lost_records,
+        o.simulated.as_secs_f64(),
+    );
 }
 
 /// What one run produced; two runs of a seed must produce equal outcomes.
@@ -113,6 +168,8 @@ struct Outcome {
     trace: Vec<String>,
     /// Acknowledged creates: (path, zxid of the reply).
     acked: Vec<(String, Zxid)>,
+    /// Creates sent (acknowledged or not).
+    attempted: usize,
     faults: usize,
     final_zxid: Zxid,
     final_digest: u64,
@@ -122,7 +179,7 @@ struct Outcome {
 }
 
 /// Runs the scenario on a new thread: std's hash keys are per thread, and madsim seeds them
-/// only on a thread that has not drawn them yet.
+/// only on a thread that has not drawn them yet. A failure is reported with its seed.
 fn run_in_fresh_thread(seed: u64) -> Outcome {
     let run = std::thread::spawn(move || {
         if std::env::var_os("RUST_LOG").is_some() {
@@ -259,10 +316,15 @@ async fn scenario() -> Outcome {
         .name("client")
         .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100)))
         .build();
-    let workload = client.spawn(workload(trace.clone()));
-    let faults = inject_faults(&handle, &nodes, &client, &trace).await;
-    let acked = workload.await.expect("the workload task ends");
-    trace.log(format!("workload done: {} acknowledged", acked.len()));
+    let signals = Arc::new(Signals::default());
+    let workload = client.spawn(workload(trace.clone(), signals.clone()));
+    let faults = inject_faults(&handle, &nodes, &client, &signals, &trace).await;
+    signals.stop.store(true, Ordering::Relaxed);
+    let (acked, attempted) = workload.await.expect("the workload task ends");
+    trace.log(format!(
+        "workload done: {} of {attempted} acknowledged",
+        acked.len()
+    ));
     assert!(
         !acked.is_empty(),
         "no write was acknowledged: the ensemble never served"
@@ -272,7 +334,7 @@ async fn scenario() -> Outcome {
     // Read back every acknowledged write from each server.
     for id in 1..=SERVERS {
         let res = client
-            .spawn(read_back(id, acked.clone()))
+            .spawn(read_back(id, acked.clone(), attempted))
             .await
             .expect("read-back task");
         if let Err(e) = res {
@@ -295,6 +357,7 @@ async fn scenario() -> Outcome {
     Outcome {
         trace: trace.lines(),
         acked,
+        attempted,
         faults,
         final_zxid,
         final_digest,
@@ -304,9 +367,20 @@ async fn scenario() -> Outcome {
     }
 }
 
-/// The client: `WRITES` creates of distinct paths, reconnecting to the next server whenever a
-/// connection fails. Returns the acknowledged ones in order.
-async fn workload(trace: Trace) -> Vec<(String, Zxid)> {
+/// Between the fault injector and the client.
+#[derive(Default)]
+struct Signals {
+    /// Set when the faults are over: the client stops writing.
+    stop: AtomicBool,
+    /// Notified each time the client has sent a batch of creates (kills aim at the moments
+    /// right after, when the servers are writing them).
+    sent: Notify,
+}
+
+/// The client: batches of 1 to `PIPELINE_MAX` pipelined creates of distinct paths until told
+/// to stop, reconnecting to the next server whenever a connection fails. Returns the
+/// acknowledged creates in order and how many were sent.
+async fn workload(trace: Trace, signals: Arc<Signals>) -> (Vec<(String, Zxid)>, usize) {
     let opts = ClientOptions {
         session_timeout: SESSION_TIMEOUT,
         io_timeout: Duration::from_secs(2),
@@ -315,8 +389,8 @@ async fn workload(trace: Trace) -> Vec<(String, Zxid)> {
     let mut acked = Vec::new();
     let mut conn: Option<(u64, Client)> = None;
     let mut next = 1;
-    for i in 0..WRITES {
-        let path = format!("/w{i:04}");
+    let mut attempted = 0;
+    while !signals.stop.load(Ordering::Relaxed) && attempted < WRITES_MAX {
         if conn.is_none() {
             for _ in 0..SERVERS {
                 let id = next;
@@ -332,35 +406,56 @@ async fn workload(trace: Trace) -> Vec<(String, Zxid)> {
             }
         }
         let Some((id, c)) = conn.as_mut() else {
-            trace.log(format!("client: {path} not sent: no server"));
+            trace.log("client: no server".to_string());
             madsim::time::sleep(Duration::from_millis(300)).await;
             continue;
         };
-        c.queue(&Request::Create(CreateRequest {
-            path: path.clone(),
-            data: Some(format!("v{i}").into_bytes()),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-        }));
-        match c.next_reply().await {
-            Ok(r) if r.header.err == 0 => {
-                trace.log(format!("ack {path} {} via s{id}", r.header.zxid));
-                acked.push((path, r.header.zxid));
+        let batch = thread_rng()
+            .gen_range(1..=PIPELINE_MAX)
+            .min(WRITES_MAX - attempted);
+        let paths: Vec<String> = (attempted..attempted + batch)
+            .map(|i| format!("/w{i:05}"))
+            .collect();
+        attempted += batch;
+        for p in &paths {
+            c.queue(&Request::Create(CreateRequest {
+                path: p.clone(),
+                data: Some(p.as_bytes().to_vec()),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            }));
+        }
+        let sent = c.flush().await;
+        signals.sent.notify_waiters();
+        let mut failed = sent.err();
+        for path in paths {
+            if let Some(e) = &failed {
+                trace.log(format!("lost {path} via s{id}: {}", error_kind(e)));
+                continue;
             }
-            Ok(r) => trace.log(format!("rejected {path} err {} via s{id}", r.header.err)),
-            Err(e) => {
-                trace.log(format!("lost {path} via s{id}: {}", error_kind(&e)));
-                conn = None;
+            match c.next_reply().await {
+                Ok(r) if r.header.err == 0 => {
+                    trace.log(format!("ack {path} {} via s{id}", r.header.zxid));
+                    acked.push((path, r.header.zxid));
+                }
+                Ok(r) => trace.log(format!("rejected {path} err {} via s{id}", r.header.err)),
+                Err(e) => {
+                    trace.log(format!("lost {path} via s{id}: {}", error_kind(&e)));
+                    failed = Some(e);
+                }
             }
         }
-        let pause = thread_rng().gen_range(10..100);
+        if failed.is_some() {
+            conn = None;
+        }
+        let pause = thread_rng().gen_range(5..60);
         madsim::time::sleep(Duration::from_millis(pause)).await;
     }
     if let Some((_, c)) = conn {
         // Best effort: a session left open expires by itself.
         let _ = c.close().await;
     }
-    acked
+    (acked, attempted)
 }
 
 fn error_kind(e: &ClientError) -> &'static str {
@@ -380,6 +475,7 @@ async fn inject_faults(
     handle: &Handle,
     nodes: &[NodeHandle],
     client: &NodeHandle,
+    signals: &Signals,
     trace: &Trace,
 ) -> usize {
     let net = NetSim::current();
@@ -411,14 +507,14 @@ async fn inject_faults(
                 madsim::time::sleep(down).await;
                 net.unclog_node(node(target));
             }
-            2 => kill_restart(handle, node(target), target, down, trace).await,
+            2 => kill_restart(handle, node(target), target, down, signals, trace).await,
             _ => {
                 let leader = match find_leader(client).await {
                     Some(l) => l,
                     None => target,
                 };
                 trace.log(format!("fault: leader is s{leader}"));
-                kill_restart(handle, node(leader), leader, down, trace).await;
+                kill_restart(handle, node(leader), leader, down, signals, trace).await;
             }
         }
         trace.log("fault healed".to_string());
@@ -426,13 +522,20 @@ async fn inject_faults(
     FAULT_ROUNDS
 }
 
+/// Kills server `id` a few milliseconds after the client sent a batch (while the servers are
+/// logging it), and restarts it on the same disk after `down`.
 async fn kill_restart(
     handle: &Handle,
     node: madsim::task::NodeId,
     id: u64,
     down: Duration,
+    signals: &Signals,
     trace: &Trace,
 ) {
+    // Bounded: if no batch is sent (no server serves) the kill happens anyway.
+    let _ = madsim::time::timeout(Duration::from_secs(2), signals.sent.notified()).await;
+    let after = Duration::from_micros(thread_rng().gen_range(0..6_000));
+    madsim::time::sleep(after).await;
     trace.log(format!("fault: s{id} killed for {down:?}"));
     // Kill first (closes its sockets), then restart on the same disk after the pause.
     handle.kill(node);
@@ -510,9 +613,9 @@ async fn converge(client: &NodeHandle, trace: &Trace, when: &str) -> (Zxid, u64)
     }
 }
 
-/// Reads every acknowledged write back from server `id` (after a `sync`), and checks the
-/// children of `/` are exactly acknowledged or attempted paths.
-async fn read_back(id: u64, acked: Vec<(String, Zxid)>) -> Result<(), String> {
+/// Reads every acknowledged write back from server `id` (after a `sync`), and checks that
+/// every child of `/` is a path the client tried to create.
+async fn read_back(id: u64, acked: Vec<(String, Zxid)>, attempted: usize) -> Result<(), String> {
     let opts = ClientOptions {
         session_timeout: SESSION_TIMEOUT,
         io_timeout: Duration::from_secs(5),
@@ -541,7 +644,7 @@ async fn read_back(id: u64, acked: Vec<(String, Zxid)>) -> Result<(), String> {
         let attempted = child
             .strip_prefix('w')
             .and_then(|n| n.parse::<usize>().ok())
-            .is_some_and(|n| n < WRITES);
+            .is_some_and(|n| n < attempted);
         if !attempted && child != "zookeeper" {
             return Err(format!("/{child} exists but was never written"));
         }
