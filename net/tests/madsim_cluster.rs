@@ -318,7 +318,7 @@ async fn scenario() -> Outcome {
         .build();
     let signals = Arc::new(Signals::default());
     let workload = client.spawn(workload(trace.clone(), signals.clone()));
-    let faults = inject_faults(&handle, &nodes, &client, &signals, &trace).await;
+    let faults = inject_faults(&handle, &nodes, &client, &signals, &disks, &trace).await;
     signals.stop.store(true, Ordering::Relaxed);
     let (acked, attempted) = workload.await.expect("the workload task ends");
     trace.log(format!(
@@ -476,6 +476,7 @@ async fn inject_faults(
     nodes: &[NodeHandle],
     client: &NodeHandle,
     signals: &Signals,
+    disks: &[SharedDisk],
     trace: &Trace,
 ) -> usize {
     let net = NetSim::current();
@@ -507,14 +508,18 @@ async fn inject_faults(
                 madsim::time::sleep(down).await;
                 net.unclog_node(node(target));
             }
-            2 => kill_restart(handle, node(target), target, down, signals, trace).await,
+            2 => {
+                let disk = &disks[(target - 1) as usize];
+                kill_restart(handle, node(target), target, down, signals, disk, trace).await
+            }
             _ => {
                 let leader = match find_leader(client).await {
                     Some(l) => l,
                     None => target,
                 };
                 trace.log(format!("fault: leader is s{leader}"));
-                kill_restart(handle, node(leader), leader, down, signals, trace).await;
+                let disk = &disks[(leader - 1) as usize];
+                kill_restart(handle, node(leader), leader, down, signals, disk, trace).await;
             }
         }
         trace.log("fault healed".to_string());
@@ -522,21 +527,30 @@ async fn inject_faults(
     FAULT_ROUNDS
 }
 
-/// Kills server `id` a few milliseconds after the client sent a batch (while the servers are
-/// logging it), and restarts it on the same disk after `down`.
+/// Kills server `id` while it is writing: after the client sent a batch, as soon as the
+/// server's store holds unsynced records (its fsync window), or 2 s after the batch if that
+/// does not happen. Restarts it on the same disk after `down`.
 async fn kill_restart(
     handle: &Handle,
     node: madsim::task::NodeId,
     id: u64,
     down: Duration,
     signals: &Signals,
+    disk: &SharedDisk,
     trace: &Trace,
 ) {
     // Bounded: if no batch is sent (no server serves) the kill happens anyway.
     let _ = madsim::time::timeout(Duration::from_secs(2), signals.sent.notified()).await;
-    let after = Duration::from_micros(thread_rng().gen_range(0..6_000));
-    madsim::time::sleep(after).await;
-    trace.log(format!("fault: s{id} killed for {down:?}"));
+    let writing = async {
+        while disk.lock().unwrap_or_else(|e| e.into_inner()).unsynced == 0 {
+            madsim::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let mid_write = madsim::time::timeout(Duration::from_secs(2), writing)
+        .await
+        .is_ok();
+    let when = if mid_write { "mid-write" } else { "idle" };
+    trace.log(format!("fault: s{id} killed ({when}) for {down:?}"));
     // Kill first (closes its sockets), then restart on the same disk after the pause.
     handle.kill(node);
     madsim::time::sleep(down).await;

@@ -43,6 +43,9 @@ pub struct Disk {
     /// Records lost because their node was killed after writing them and before the sync
     /// that would have made them durable (for the test's report).
     pub lost_records: u64,
+    /// Records the open store holds unsynced right now (test instrumentation: the fault
+    /// injector kills a node while this is non-zero, in its fsync window).
+    pub unsynced: usize,
 }
 
 /// A node's disk, shared by its incarnations.
@@ -76,6 +79,7 @@ impl MemStorage {
         for r in self.pending.drain(..) {
             d.apply(r);
         }
+        d.unsynced = 0;
     }
 }
 
@@ -83,7 +87,9 @@ impl Drop for MemStorage {
     fn drop(&mut self) {
         // A dropped store with buffered records is a killed node: they never reach the disk.
         let n = self.pending.len() as u64;
-        lock(&self.disk).lost_records += n;
+        let mut d = lock(&self.disk);
+        d.lost_records += n;
+        d.unsynced = 0;
     }
 }
 
@@ -91,6 +97,7 @@ impl Storage for MemStorage {
     fn append(&mut self, token: PersistToken, records: &[LogRecord]) -> Result<(), StorageError> {
         self.pending.extend_from_slice(records);
         self.pending_token = Some(token);
+        lock(&self.disk).unsynced = self.pending.len();
         Ok(())
     }
 
