@@ -63,7 +63,7 @@ const WRITES_MAX: usize = 20_000;
 /// Creates the client pipelines in one round trip, at most.
 const PIPELINE_MAX: usize = 8;
 /// Faults injected while the client writes.
-const FAULT_ROUNDS: usize = 8;
+const FAULT_ROUNDS: usize = 10;
 /// Simulated time the replicas get to converge after the faults healed.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(120);
 /// Simulated time after which a stuck run fails instead of spinning.
@@ -185,7 +185,7 @@ fn run_in_fresh_thread(seed: u64) -> Outcome {
         if std::env::var_os("RUST_LOG").is_some() {
             madsim::runtime::init_logger();
         }
-        let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let mut rt = Runtime::with_seed_and_config(seed, sim_config());
         rt.set_time_limit(TIME_LIMIT);
         rt.block_on(scenario())
     })
@@ -197,6 +197,16 @@ fn run_in_fresh_thread(seed: u64) -> Outcome {
             std::panic::resume_unwind(e)
         }
     }
+}
+
+/// madsim's network with LAN latencies (0.1 to 1 ms per message; madsim's default is 1 to
+/// 10 ms): a round trip is then shorter than the simulated fsync (5 ms), as on a LAN with
+/// real disks, so an acknowledgement sent before its sync would reach the client while the
+/// data is still only in memory, and a kill in that window would lose it.
+fn sim_config() -> madsim::Config {
+    let mut c = madsim::Config::default();
+    c.net.send_latency = Duration::from_micros(100)..Duration::from_millis(1);
+    c
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -486,7 +496,7 @@ async fn inject_faults(
         let target = rng.gen_range(1..=SERVERS);
         let down = Duration::from_millis(rng.gen_range(1_000..5_000));
         let node = |id: u64| nodes[(id - 1) as usize].id();
-        match round % 4 {
+        match round % 5 {
             0 => {
                 trace.log(format!(
                     "fault: s{target} cut off from its peers for {down:?}"
@@ -510,16 +520,30 @@ async fn inject_faults(
             }
             2 => {
                 let disk = &disks[(target - 1) as usize];
-                kill_restart(handle, node(target), target, down, signals, disk, trace).await
+                let victims = [(node(target), target)];
+                kill_restart(handle, &victims, down, signals, disk, trace).await
             }
-            _ => {
+            3 => {
                 let leader = match find_leader(client).await {
                     Some(l) => l,
                     None => target,
                 };
                 trace.log(format!("fault: leader is s{leader}"));
                 let disk = &disks[(leader - 1) as usize];
-                kill_restart(handle, node(leader), leader, down, signals, disk, trace).await;
+                let victims = [(node(leader), leader)];
+                kill_restart(handle, &victims, down, signals, disk, trace).await;
+            }
+            _ => {
+                // A power loss of the whole ensemble while the leader is writing: what was
+                // acknowledged must have been synced on a quorum before.
+                let leader = match find_leader(client).await {
+                    Some(l) => l,
+                    None => target,
+                };
+                trace.log(format!("fault: every server, leader s{leader}"));
+                let disk = &disks[(leader - 1) as usize];
+                let victims: Vec<_> = (1..=SERVERS).map(|id| (node(id), id)).collect();
+                kill_restart(handle, &victims, down, signals, disk, trace).await;
             }
         }
         trace.log("fault healed".to_string());
@@ -527,13 +551,12 @@ async fn inject_faults(
     FAULT_ROUNDS
 }
 
-/// Kills server `id` while it is writing: after the client sent a batch, as soon as the
-/// server's store holds unsynced records (its fsync window), or 2 s after the batch if that
-/// does not happen. Restarts it on the same disk after `down`.
+/// Kills the `victims` (node, server id) while `disk`'s server is writing: after the client
+/// sent a batch, once that store holds unsynced records, at a random point of its fsync
+/// window (or 2 s after the batch if it never writes). Restarts them on their disks after `down`.
 async fn kill_restart(
     handle: &Handle,
-    node: madsim::task::NodeId,
-    id: u64,
+    victims: &[(madsim::task::NodeId, u64)],
     down: Duration,
     signals: &Signals,
     disk: &SharedDisk,
@@ -549,13 +572,22 @@ async fn kill_restart(
     let mid_write = madsim::time::timeout(Duration::from_secs(2), writing)
         .await
         .is_ok();
+    // Somewhere in the fsync window (5 ms, the runtime's simulated fdatasync), so that
+    // sometimes replies went out meanwhile.
+    let into = Duration::from_micros(thread_rng().gen_range(0..5_000));
+    madsim::time::sleep(into).await;
     let when = if mid_write { "mid-write" } else { "idle" };
-    trace.log(format!("fault: s{id} killed ({when}) for {down:?}"));
-    // Kill first (closes its sockets), then restart on the same disk after the pause.
-    handle.kill(node);
+    let ids: Vec<String> = victims.iter().map(|(_, id)| format!("s{id}")).collect();
+    trace.log(format!("fault: {ids:?} killed ({when}) for {down:?}"));
+    // Kill first (closes their sockets), then restart on the same disks after the pause.
+    for (node, _) in victims {
+        handle.kill(*node);
+    }
     madsim::time::sleep(down).await;
-    handle.restart(node);
-    trace.log(format!("s{id} restarted"));
+    for (node, _) in victims {
+        handle.restart(*node);
+    }
+    trace.log(format!("{ids:?} restarted"));
 }
 
 /// The server that says it leads, asked from the client host.

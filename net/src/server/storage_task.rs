@@ -255,7 +255,7 @@ mod sim {
     use crate::storage::write_batch;
 
     /// Simulated duration of one group commit's `fdatasync`.
-    pub(crate) const SIM_FSYNC_LATENCY: Duration = Duration::from_millis(2);
+    pub(crate) const SIM_FSYNC_LATENCY: Duration = Duration::from_millis(5);
 
     enum Msg {
         /// Token-bearing ops, in output order.
