@@ -201,9 +201,13 @@ impl Client {
         }
         self.unflushed = 0;
         let t = self.opts.io_timeout;
-        tokio::time::timeout(t, self.stream.write_all(&self.wbuf))
-            .await
-            .map_err(|_| ClientError::Timeout(t))??;
+        // The flush is a no-op on a tokio socket; madsim's simulated TCP sends on flush.
+        tokio::time::timeout(t, async {
+            self.stream.write_all(&self.wbuf).await?;
+            self.stream.flush().await
+        })
+        .await
+        .map_err(|_| ClientError::Timeout(t))??;
         self.wbuf.clear();
         self.last_send = now;
         Ok(())
@@ -279,9 +283,12 @@ impl Client {
                     let mut out = Vec::new();
                     encode_request(xid::PING, &Request::Ping, &mut out);
                     let t = self.opts.io_timeout;
-                    tokio::time::timeout(t, self.stream.write_all(&out))
-                        .await
-                        .map_err(|_| ClientError::Timeout(t))??;
+                    tokio::time::timeout(t, async {
+                        self.stream.write_all(&out).await?;
+                        self.stream.flush().await
+                    })
+                    .await
+                    .map_err(|_| ClientError::Timeout(t))??;
                     self.last_send = Instant::now();
                 }
                 Err(_) => {}

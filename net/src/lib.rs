@@ -5,7 +5,10 @@
 //! `arbor_core::proto::jute`) are tasks that decode frames into inputs, a storage task
 //! appends length + CRC32C framed WAL records and group-commits them with one `fdatasync`
 //! per batch before reporting `Persisted`, and snapshots are written without stalling the
-//! commit path. It will also build under madsim (`--cfg madsim`) for deterministic tests.
+//! commit path. It also builds under madsim (`--cfg madsim`): the same code then runs on
+//! madsim's simulated time and network, with the storage task inline on a madsim task
+//! (`net/tests/madsim_cluster.rs`; the few substitutions are in `rt` and marked
+//! `cfg(madsim)` where they are used).
 //!
 //! It holds [`storage`] (the durable log, epochs and snapshots), [`config`]
 //! (ZooKeeper's `zoo.cfg`), [`peer`] (the TCP links between ensemble members),
@@ -15,6 +18,7 @@
 pub mod client;
 pub mod config;
 pub mod peer;
+mod rt;
 pub mod server;
 pub mod storage;
 

@@ -40,8 +40,9 @@ use arbor_core::zab::message::{encode_peer, PeerMessage};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
+
+use crate::rt::JoinSet;
 
 pub use wire::PeerLinkError;
 use wire::{read_frame, read_message, write_frame, Hello, LINK_VERSION};
@@ -473,7 +474,7 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     if let Err(e) = stream.set_nodelay(true) {
         debug!(peer = %peer, error = %e, "set_nodelay failed");
     }
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, wr) = crate::rt::split(stream);
     let (tx, mut rx) = LinkSender::channel(shared.opts.queue_max, shared.opts.queue_bytes_max);
     let abandoned = rx.take_abandoned();
     if shared

@@ -11,7 +11,6 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::types::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tracing::{debug, warn, Instrument};
@@ -19,6 +18,7 @@ use tracing::{debug, warn, Instrument};
 use super::core_task::{ConnOut, Event};
 use super::fourlw;
 use crate::config::FourLetterWords;
+use crate::rt::{OwnedReadHalf, OwnedWriteHalf};
 
 /// What every connection task shares.
 #[derive(Debug)]
@@ -164,7 +164,7 @@ async fn serve(
 ) {
     // Latency matters more than packet count for request/response traffic.
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = crate::rt::split(stream);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let handshake_deadline = tokio::time::Instant::now() + shared.handshake_timeout;
     let sessionless = Sessionless::enter(&shared, conn, peer);
@@ -363,7 +363,13 @@ async fn write_loop(
                 let _ = tx.send(());
             }
         }
-        if let Err(e) = wr.write_all(&out).await {
+        // The flush is a no-op on a tokio socket; madsim's simulated TCP sends on flush.
+        if let Err(e) = async {
+            wr.write_all(&out).await?;
+            wr.flush().await
+        }
+        .await
+        {
             debug!(conn = conn.0, error = %e, "write failed");
             return;
         }

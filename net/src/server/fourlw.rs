@@ -13,12 +13,12 @@ use std::time::Duration;
 use arbor_core::proto::jute::FourLetterWord;
 use arbor_core::types::ConnId;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::conn::ConnShared;
 use super::core_task::{Event, Stats};
+use crate::rt::OwnedWriteHalf;
 
 /// The version line's text (ZooKeeper clients and tools parse the leading `3.8.x`).
 const VERSION: &str = concat!(
@@ -43,6 +43,8 @@ pub(crate) async fn answer(
     if let Some(text) = text {
         // The asker may already be gone; the connection is closed either way.
         let _ = wr.write_all(text.as_bytes()).await;
+        // A no-op on a tokio socket; madsim's simulated TCP sends on flush.
+        let _ = wr.flush().await;
     }
     let _ = wr.shutdown().await;
 }
@@ -226,6 +228,7 @@ fn java_double(v: f64) -> String {
 }
 
 /// (data dir, log dir) sizes, read off the async threads.
+#[cfg(not(madsim))]
 async fn dir_sizes(o: &std::sync::Arc<super::ServeOptions>) -> Option<(u64, u64)> {
     let o = o.clone();
     tokio::task::spawn_blocking(move || {
@@ -238,7 +241,15 @@ async fn dir_sizes(o: &std::sync::Arc<super::ServeOptions>) -> Option<(u64, u64)
     .ok()
 }
 
+/// Under madsim the store is in memory (madsim does not simulate files) and there are no
+/// blocking threads: there is no data directory to measure, so both sizes are 0.
+#[cfg(madsim)]
+async fn dir_sizes(_o: &std::sync::Arc<super::ServeOptions>) -> Option<(u64, u64)> {
+    Some((0, 0))
+}
+
 /// Bytes in the regular files directly inside `dir` (0 if unreadable).
+#[cfg(not(madsim))]
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {

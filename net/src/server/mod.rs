@@ -19,7 +19,8 @@
 //!   so their order is the core's).
 //! - the **storage thread** (blocking) group-commits every op queued at once with one
 //!   `fdatasync` (`commit_batch`) and reports `Persisted` only after it returned; a
-//!   **snapshot thread** writes compaction snapshots off the commit path.
+//!   **snapshot thread** writes compaction snapshots off the commit path. Under
+//!   `cfg(madsim)` both are one madsim task instead (see `storage_task`).
 //!
 //! Invariants:
 //! - nothing is acknowledged to the core before the sync covering it returned; after a
@@ -508,7 +509,9 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 }
 
 /// Runs a server until SIGTERM or SIGINT (or a storage failure), on a
-/// current-thread tokio runtime with a blocking pool for disk work.
+/// current-thread tokio runtime with a blocking pool for disk work. Not in the madsim build,
+/// where the simulation owns the runtime and starts servers with [`start_with_storage`].
+#[cfg(not(madsim))]
 pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -518,6 +521,7 @@ pub fn run(opts: ServeOptions) -> Result<(), ServeError> {
 }
 
 /// Serves until SIGTERM or SIGINT (or a storage failure), then shuts down gracefully.
+#[cfg(not(madsim))]
 pub async fn serve_until_signal(server: Server) -> Result<(), ServeError> {
     let handle = server.shutdown_handle();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -536,6 +540,26 @@ pub async fn serve_until_signal(server: Server) -> Result<(), ServeError> {
         }
         handle.shutdown();
     });
+    finish(server, signals).await
+}
+
+/// Serves until the simulated ctrl-c (`madsim::runtime::Handle::send_ctrl_c`) or a storage
+/// failure, then shuts down gracefully. madsim simulates SIGINT only (madsim 0.2.34 has no
+/// `signal::unix`), so there is no SIGTERM here.
+#[cfg(madsim)]
+pub async fn serve_until_signal(server: Server) -> Result<(), ServeError> {
+    let handle = server.shutdown_handle();
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            info!("SIGINT: shutting down");
+            handle.shutdown();
+        }
+    });
+    finish(server, signals).await
+}
+
+/// Waits for the server to stop, then stops the signal task and logs the outcome.
+async fn finish(server: Server, signals: JoinHandle<()>) -> Result<(), ServeError> {
     let res = server.wait().await;
     signals.abort();
     match &res {

@@ -1,36 +1,106 @@
 //! The storage thread (group commit) and the snapshot thread (off the commit path).
+//!
+//! Under `cfg(madsim)` there are no OS threads and no blocking calls (a blocking `recv`
+//! would stall the whole simulation): the storage work runs as one madsim task instead (the
+//! `sim` module). Both variants share the group-commit step (`group_commit`) and the purge
+//! (`purge`), so they report `Persisted` and failures the same way.
 
+#[cfg(not(madsim))]
 use std::path::PathBuf;
+#[cfg(not(madsim))]
 use std::sync::mpsc as std_mpsc;
 
+use arbor_core::types::PersistToken;
+#[cfg(not(madsim))]
 use arbor_core::types::Zxid;
+#[cfg(not(madsim))]
 use tokio::sync::mpsc;
+#[cfg(not(madsim))]
 use tokio::task::JoinHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error};
+#[cfg(not(madsim))]
+use tracing::{info, warn};
 
 use super::core_task::Event;
-use crate::storage::{commit_batch, write_snapshot_file, FileStorage, Storage, StorageOp};
+#[cfg(not(madsim))]
+use crate::storage::{commit_batch, write_snapshot_file};
+use crate::storage::{FileStorage, Storage, StorageError, StorageOp};
+
+#[cfg(madsim)]
+pub(crate) use sim::{spawn, StorageHandle};
 
 /// What the server needs from its durable store beyond [`Storage`]: where compaction
 /// snapshots go and how to account for them once written. Implemented by
-/// [`FileStorage`]; tests wrap it to inject failures.
+/// [`FileStorage`]; tests wrap it to inject failures. Under `cfg(madsim)` compaction
+/// snapshots go through [`Storage::save_snapshot`] on the storage task, so the trait asks for
+/// nothing more (an in-memory store implements it with an empty `impl`).
 pub trait RuntimeStorage: Storage + Send + 'static {
     /// The directory `write_snapshot_file` writes compaction snapshots to.
+    #[cfg(not(madsim))]
     fn snapshot_dir(&self) -> PathBuf;
     /// Registers a snapshot written off the commit path (for purge).
+    #[cfg(not(madsim))]
     fn register_snapshot(&mut self, zxid: Zxid, path: PathBuf);
 }
 
 impl RuntimeStorage for FileStorage {
+    #[cfg(not(madsim))]
     fn snapshot_dir(&self) -> PathBuf {
         self.options().data_dir.clone()
     }
 
+    #[cfg(not(madsim))]
     fn register_snapshot(&mut self, zxid: Zxid, path: PathBuf) {
         FileStorage::register_snapshot(self, zxid, path);
     }
 }
 
+/// One group commit of `ops` (with one sync): what to tell the core, see [`commit_outcome`].
+#[cfg(not(madsim))]
+fn group_commit<S: Storage + ?Sized>(storage: &mut S, ops: &[StorageOp]) -> Option<Event> {
+    commit_outcome(commit_batch(storage, ops), ops.len())
+}
+
+/// What to tell the core after a group commit of `ops` ops: `Persisted` for the highest token
+/// it made durable, or `StorageFailed` (after which the storage must stop: nothing later may
+/// be acknowledged). `None` when no token became durable.
+fn commit_outcome(
+    committed: Result<Option<PersistToken>, StorageError>,
+    ops: usize,
+) -> Option<Event> {
+    match committed {
+        Ok(Some(token)) => {
+            debug!(ops, token = token.0, "group commit");
+            Some(Event::Persisted { token })
+        }
+        Ok(None) => None,
+        Err(e) => {
+            error!(error = %e, "storage write failed");
+            Some(Event::StorageFailed(e))
+        }
+    }
+}
+
+/// Purges after new snapshots; `Some` is the `StorageFailed` event for the core (the storage
+/// must stop then).
+fn purge<S: Storage + ?Sized>(storage: &mut S, snap_retain_count: usize) -> Option<Event> {
+    match storage.purge(snap_retain_count) {
+        Ok(r) => {
+            debug!(
+                snapshots = r.snapshots_removed.len(),
+                segments = r.segments_removed.len(),
+                "purged"
+            );
+            None
+        }
+        Err(e) => {
+            error!(error = %e, "purge failed");
+            Some(Event::StorageFailed(e))
+        }
+    }
+}
+
+#[cfg(not(madsim))]
 enum Msg {
     /// Token-bearing ops, in output order.
     Ops(Vec<StorageOp>),
@@ -40,6 +110,7 @@ enum Msg {
 }
 
 /// The core task's end of the storage thread.
+#[cfg(not(madsim))]
 #[derive(Debug)]
 pub(crate) struct StorageHandle {
     tx: std_mpsc::Sender<Msg>,
@@ -48,6 +119,7 @@ pub(crate) struct StorageHandle {
     snap_thread: Option<JoinHandle<()>>,
 }
 
+#[cfg(not(madsim))]
 impl StorageHandle {
     /// Queues ops for the next group commit.
     pub(crate) fn commit(&self, ops: Vec<StorageOp>) {
@@ -82,6 +154,7 @@ impl StorageHandle {
 }
 
 /// Starts the storage and snapshot threads on tokio's blocking pool.
+#[cfg(not(madsim))]
 pub(crate) fn spawn<S: RuntimeStorage>(
     mut storage: S,
     events: mpsc::Sender<Event>,
@@ -120,20 +193,18 @@ pub(crate) fn spawn<S: RuntimeStorage>(
                 next = rx.try_recv().ok();
             }
             if !ops.is_empty() {
-                match commit_batch(&mut storage, &ops) {
-                    Ok(Some(token)) => {
-                        debug!(ops = ops.len(), token = token.0, "group commit");
-                        // During shutdown the core stops listening; keep committing
-                        // what it queued (nothing unsynced was acknowledged either way).
-                        let _ = events.blocking_send(Event::Persisted { token });
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        error!(error = %e, "storage write failed");
+                match group_commit(&mut storage, &ops) {
+                    Some(ev @ Event::StorageFailed(_)) => {
                         // The core may already be gone; then there is no one to tell.
-                        let _ = events.blocking_send(Event::StorageFailed(e));
+                        let _ = events.blocking_send(ev);
                         return;
                     }
+                    Some(ev) => {
+                        // During shutdown the core stops listening; keep committing
+                        // what it queued (nothing unsynced was acknowledged either way).
+                        let _ = events.blocking_send(ev);
+                    }
+                    None => {}
                 }
                 ops.clear();
             }
@@ -141,17 +212,9 @@ pub(crate) fn spawn<S: RuntimeStorage>(
                 for (z, p) in snaps {
                     storage.register_snapshot(z, p);
                 }
-                match storage.purge(snap_retain_count) {
-                    Ok(r) => debug!(
-                        snapshots = r.snapshots_removed.len(),
-                        segments = r.segments_removed.len(),
-                        "purged"
-                    ),
-                    Err(e) => {
-                        error!(error = %e, "purge failed");
-                        let _ = events.blocking_send(Event::StorageFailed(e));
-                        return;
-                    }
+                if let Some(ev) = purge(&mut storage, snap_retain_count) {
+                    let _ = events.blocking_send(ev);
+                    return;
                 }
             }
             if stop {
@@ -164,5 +227,141 @@ pub(crate) fn spawn<S: RuntimeStorage>(
         snap_tx,
         thread: Some(thread),
         snap_thread: Some(snap_thread),
+    }
+}
+
+/// The storage task of the madsim build: one madsim task, no OS thread, no blocking call.
+///
+/// Inputs and outputs are those of the thread variant: token-bearing ops in output order,
+/// compaction snapshots, `Stop`; `Persisted` / `StorageFailed` to the core. Differences, all
+/// forced by the simulation:
+/// - the group commit runs on the task itself: the ops are written ([`write_batch`]), then
+///   [`SIM_FSYNC_LATENCY`] of simulated time passes before the sync (the `fdatasync`): a node
+///   killed in that window loses the buffered appends, none of which was reported durable,
+///   which is exactly a crash before the sync returned;
+/// - compaction snapshots are written through [`Storage::save_snapshot`] right after the
+///   group commit of the ops queued before them (madsim does not simulate files, so there is
+///   no snapshot file to write off the commit path), then purged as in the thread variant.
+#[cfg(madsim)]
+mod sim {
+    use std::time::Duration;
+
+    use arbor_core::types::Zxid;
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
+    use tracing::{debug, info, warn};
+
+    use super::{commit_outcome, purge, Event, RuntimeStorage, StorageOp};
+    use crate::storage::write_batch;
+
+    /// Simulated duration of one group commit's `fdatasync`.
+    pub(crate) const SIM_FSYNC_LATENCY: Duration = Duration::from_millis(5);
+
+    enum Msg {
+        /// Token-bearing ops, in output order.
+        Ops(Vec<StorageOp>),
+        /// A compaction snapshot to save.
+        Snapshot(Zxid, Vec<u8>),
+        Stop,
+    }
+
+    /// The core task's end of the storage task.
+    #[derive(Debug)]
+    pub(crate) struct StorageHandle {
+        tx: mpsc::UnboundedSender<Msg>,
+        task: Option<JoinHandle<()>>,
+    }
+
+    impl StorageHandle {
+        /// Queues ops for the next group commit.
+        pub(crate) fn commit(&self, ops: Vec<StorageOp>) {
+            if self.tx.send(Msg::Ops(ops)).is_err() {
+                // The task only exits after a failure it already reported, or on Stop.
+                debug!("storage task gone; ops dropped (never acknowledged)");
+            }
+        }
+
+        /// Queues a compaction snapshot (saved after the ops queued before it).
+        pub(crate) fn snapshot(&self, zxid: Zxid, data: Vec<u8>) {
+            if self.tx.send(Msg::Snapshot(zxid, data)).is_err() {
+                debug!("storage task gone; snapshot dropped");
+            }
+        }
+
+        /// Stops the task after the work already queued, and waits for it.
+        pub(crate) async fn stop(&mut self) {
+            // The receiver is gone only if the task already stopped.
+            let _ = self.tx.send(Msg::Stop);
+            if let Some(t) = self.task.take() {
+                let _ = t.await;
+            }
+        }
+    }
+
+    /// Starts the storage task.
+    pub(crate) fn spawn<S: RuntimeStorage>(
+        mut storage: S,
+        events: mpsc::Sender<Event>,
+        snap_retain_count: usize,
+    ) -> StorageHandle {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let task = tokio::spawn(async move {
+            let mut ops = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut stop = false;
+                let mut snaps = Vec::new();
+                let mut next = Some(first);
+                while let Some(m) = next.take() {
+                    match m {
+                        Msg::Ops(mut o) => ops.append(&mut o),
+                        Msg::Snapshot(z, d) => snaps.push((z, d)),
+                        Msg::Stop => stop = true,
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if !ops.is_empty() {
+                    // The writes, then the simulated fdatasync; a kill meanwhile loses the
+                    // buffered appends, none of which was reported durable.
+                    let written = write_batch(&mut storage, &ops);
+                    if written.is_ok() {
+                        tokio::time::sleep(SIM_FSYNC_LATENCY).await;
+                    }
+                    let committed = written.and_then(|()| storage.sync());
+                    match commit_outcome(committed, ops.len()) {
+                        Some(ev @ Event::StorageFailed(_)) => {
+                            // The core may already be gone; then there is no one to tell.
+                            let _ = events.send(ev).await;
+                            return;
+                        }
+                        Some(ev) => {
+                            // During shutdown the core stops listening; keep committing.
+                            let _ = events.send(ev).await;
+                        }
+                        None => {}
+                    }
+                    ops.clear();
+                }
+                if !snaps.is_empty() {
+                    for (zxid, data) in snaps {
+                        match storage.save_snapshot(zxid, &data) {
+                            Ok(()) => info!(%zxid, bytes = data.len(), "snapshot written"),
+                            // Compaction is best effort: the log still holds everything.
+                            Err(e) => warn!(%zxid, error = %e, "snapshot not written"),
+                        }
+                    }
+                    if let Some(ev) = purge(&mut storage, snap_retain_count) {
+                        let _ = events.send(ev).await;
+                        return;
+                    }
+                }
+                if stop {
+                    return;
+                }
+            }
+        });
+        StorageHandle {
+            tx,
+            task: Some(task),
+        }
     }
 }

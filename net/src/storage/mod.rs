@@ -136,6 +136,18 @@ pub fn commit_batch<S: Storage + ?Sized>(
     storage: &mut S,
     ops: &[StorageOp],
 ) -> Result<Option<PersistToken>, StorageError> {
+    write_batch(storage, ops)?;
+    storage.sync()
+}
+
+/// The first half of [`commit_batch`]: performs the ops in order without the final sync (the
+/// appends stay buffered, nothing may be reported durable yet). The madsim storage task lets
+/// simulated time pass between this and [`Storage::sync`], so a node killed in between loses
+/// exactly the buffered appends.
+pub fn write_batch<S: Storage + ?Sized>(
+    storage: &mut S,
+    ops: &[StorageOp],
+) -> Result<(), StorageError> {
     for op in ops {
         match op {
             StorageOp::InstallSnapshot { token, zxid, data } => {
@@ -147,7 +159,7 @@ pub fn commit_batch<S: Storage + ?Sized>(
             }
         }
     }
-    storage.sync()
+    Ok(())
 }
 
 /// What a purge removed.
