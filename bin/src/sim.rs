@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use arbor_sim::{DiskFaults, Mutation, Options, Report, StorageFaults};
+use arbor_sim::{DepthFaults, DiskFaults, Mutation, Options, Report, StorageFaults};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::format::Writer;
@@ -95,6 +95,12 @@ pub struct SimArgs {
     /// Per fsync: probability it fails (fatal: the node crashes and restarts).
     #[arg(long, default_value_t = StorageFaults::default().fsync_fail_prob)]
     fsync_fail_prob: f64,
+    /// Jumps (forward or backward) of one node's timer (monotonic) clock per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().timer_jump_rate)]
+    timer_jump_rate: f64,
+    /// Largest timer-clock jump, ms.
+    #[arg(long, default_value_t = DepthFaults::default().timer_jump_ms_max)]
+    timer_jump_ms_max: u64,
     /// Inject a deliberate bug to prove the checkers catch it: an environment bug
     /// (lying-fsync, no-checksums, reorder-links) or a core canary (ack-before-persist,
     /// commit-without-quorum, current-epoch-before-sync, follower-keeps-ephemerals,
@@ -176,6 +182,10 @@ impl SimArgs {
             think_ms_max: self.think_ms,
             ops_max: self.ops_max,
             mix,
+            depth: DepthFaults {
+                timer_jump_rate: self.timer_jump_rate,
+                timer_jump_ms_max: self.timer_jump_ms_max,
+            },
         };
         Ok(if self.no_faults { o.no_faults() } else { o })
     }

@@ -71,6 +71,42 @@ pub struct Options {
     /// The workload mix.
     #[serde(default)]
     pub mix: Mix,
+    /// Timer-clock and network-depth faults. Absent from older artifacts: those replay
+    /// without them, as they ran.
+    #[serde(default = "DepthFaults::none")]
+    pub depth: DepthFaults,
+}
+
+/// Fault kinds with their own random stream and their own fault schedule, so that with all
+/// of them off a seed runs exactly as it did before they existed. Faults stop with the
+/// fault phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DepthFaults {
+    /// Jumps (forward or backward) of one node's timer clock — the monotonic `now` its core
+    /// sees — per simulated second. A forward jump is a VM pause as the node sees it;
+    /// a backward one a broken clock source.
+    pub timer_jump_rate: f64,
+    /// Largest timer-clock jump, ms.
+    pub timer_jump_ms_max: u64,
+}
+
+impl Default for DepthFaults {
+    fn default() -> DepthFaults {
+        DepthFaults {
+            timer_jump_rate: 0.1,
+            timer_jump_ms_max: 5_000,
+        }
+    }
+}
+
+impl DepthFaults {
+    /// None of these faults.
+    pub fn none() -> DepthFaults {
+        DepthFaults {
+            timer_jump_rate: 0.0,
+            timer_jump_ms_max: 5_000,
+        }
+    }
 }
 
 /// Relative weights of the client operations (see `client::gen_op`).
@@ -237,6 +273,7 @@ impl Default for Options {
             storage: StorageFaults::default(),
             ops_max: default_ops_max(),
             mix: Mix::default(),
+            depth: DepthFaults::default(),
         }
     }
 }
@@ -253,12 +290,15 @@ impl Options {
         self.client_drop_rate = 0.0;
         self.clock_jump_rate = 0.0;
         self.storage = StorageFaults::none();
+        self.depth = DepthFaults::none();
         self
     }
 
     /// The options of the `sim_run` fuzz target (and of the tests that replay its inputs):
     /// short runs (3 nodes, 2 clients, 2 s of faults, 6 s of healing) with frequent crashes
-    /// and partitions and storage faults at high rates.
+    /// and partitions and storage faults at high rates. No depth faults: the corpus and the
+    /// pinned inputs were recorded without them, and drawing for them would shift every
+    /// later choice an input drives.
     pub fn fuzz_profile() -> Options {
         Options {
             nodes: 3,
@@ -273,6 +313,7 @@ impl Options {
                 misdirect_prob: 0.01,
                 fsync_fail_prob: 0.005,
             },
+            depth: DepthFaults::none(),
             ..Options::default()
         }
     }
@@ -289,7 +330,7 @@ impl Options {
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
              --kind-off-prob {} --unsynced-survive-prob {} --torn-write-prob {} \
              --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {} --inflight {} \
-             --think-ms {} --ops-max {} --mix {}{mutation}",
+             --think-ms {} --ops-max {} --mix {} --timer-jump-rate {} --timer-jump-ms-max {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -315,6 +356,8 @@ impl Options {
             self.think_ms_max,
             self.ops_max,
             self.mix.to_flag(),
+            self.depth.timer_jump_rate,
+            self.depth.timer_jump_ms_max,
         )
     }
 
@@ -382,6 +425,11 @@ impl Options {
             bit_flip_prob: rate(d.storage.bit_flip_prob, &mut r),
             misdirect_prob: rate(d.storage.misdirect_prob, &mut r),
             fsync_fail_prob: rate(d.storage.fsync_fail_prob, &mut r),
+        };
+        // Drawn after everything above, which keeps its values.
+        o.depth = DepthFaults {
+            timer_jump_rate: rate(d.depth.timer_jump_rate, &mut r),
+            timer_jump_ms_max: [500, 2_000, 5_000, 30_000][r.gen_range(0..4)],
         };
         o
     }

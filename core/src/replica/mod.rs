@@ -6,7 +6,12 @@
 //! while let Some(out) = replica.poll_output() { perform(out) }
 //! wake_at(replica.next_deadline());   // then handle(now, wall, Input::Tick)
 //! ```
-//! `now` is the driver's monotonic clock (asserted monotonic). `wall` is the wall clock in
+//! `now` is the driver's monotonic clock. Should it ever step backwards (a broken clock
+//! source, a restored VM), the core does not panic and does not fire timers early: the
+//! step counts as no elapsed time, and every deadline keeps its remaining duration (the
+//! replica keeps an internal clock `driver now + skew` that never goes back; deadlines
+//! are returned to the driver in its own clock). A forward step is elapsed time, as after
+//! a VM pause: due timers fire at once. `wall` is the wall clock in
 //! ms, used only for the ctime / mtime a leader stamps into the transactions it creates and
 //! for the container / TTL expiry query; nothing waits on it or orders by it.
 //!
@@ -54,13 +59,18 @@ pub struct Counters {
     pub client_inputs_dropped: u64,
     /// Stale or unknown `Persisted` tokens.
     pub persisted_tokens_ignored: u64,
+    /// Times the driver's monotonic clock stepped backwards (absorbed into the skew).
+    pub clock_steps_back: u64,
 }
 
 /// One Arbor server.
 #[derive(Debug)]
 pub struct Replica {
     pub(crate) cfg: Config,
+    /// The internal clock: the driver's `now` plus `skew`; never goes backwards.
     pub(crate) now: Nanos,
+    /// Total backward steps of the driver's clock, ns (internal = driver + skew).
+    skew: u64,
     pub(crate) wall: WallMillis,
     out: VecDeque<Output>,
     pub(crate) timers: Timers,
@@ -133,6 +143,7 @@ impl Replica {
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut r = Replica {
             now: Nanos(0),
+            skew: 0,
             wall: WallMillis(0),
             out: VecDeque::new(),
             timers: Timers::default(),
@@ -179,13 +190,20 @@ impl Replica {
     /// Feeds one input. The previous step's outputs must have been drained.
     pub fn handle(&mut self, now: Nanos, wall: WallMillis, input: Input) {
         debug_assert!(self.out.is_empty(), "driver did not drain poll_output");
-        assert!(
-            now >= self.now,
-            "time went backwards: {:?} < {:?}",
-            now,
-            self.now
-        );
-        self.now = now;
+        let internal = now.add_ns(self.skew);
+        if internal < self.now {
+            // The driver's clock stepped back: no time has elapsed for us.
+            let back = self.now.0 - internal.0;
+            warn!(
+                driver_now = now.0,
+                back_ns = back,
+                "monotonic clock stepped backwards; treating the step as no elapsed time"
+            );
+            self.skew += back;
+            self.counters.clock_steps_back += 1;
+        } else {
+            self.now = internal;
+        }
         self.wall = wall;
         match input {
             Input::ClientClosed { conn } => self.on_client_closed(conn),
@@ -214,9 +232,11 @@ impl Replica {
         self.out.pop_front()
     }
 
-    /// When the driver must call `handle(.., Input::Tick)` next.
+    /// When (in the driver's clock) the driver must call `handle(.., Input::Tick)` next.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.timers.next()
+        self.timers
+            .next()
+            .map(|d| Nanos(d.0.saturating_sub(self.skew)))
     }
 
     /// This server's id.

@@ -10,7 +10,7 @@ use arbor_core::PeerMessage;
 use rand::Rng;
 use tracing::info;
 
-use super::{link_ix, Ev, World, MS, REQUEST_BOUND_NS, S2C, US};
+use super::{link_ix, Ev, World, DEPTH_KINDS, MS, REQUEST_BOUND_NS, S2C, TIMER_JUMP, US};
 use crate::check::liveness::{self, EndState};
 use crate::check::CheckResult;
 use crate::disk::{Detection, FlipTarget};
@@ -455,6 +455,81 @@ impl World {
         }
         self.schedule_fault();
         Ok(())
+    }
+
+    // ----- depth faults: their own stream and schedule -----
+
+    fn depth_rates(&self) -> [f64; DEPTH_KINDS] {
+        let d = &self.opts.depth;
+        let mut r = [d.timer_jump_rate];
+        for (r, on) in r.iter_mut().zip(self.depth_kinds) {
+            if !on {
+                *r = 0.0;
+            }
+        }
+        r
+    }
+
+    pub(super) fn schedule_depth_fault(&mut self) {
+        let total: f64 = self.depth_rates().iter().sum();
+        if total <= 0.0 {
+            return;
+        }
+        let u: f64 = self.rng.depth.gen_range(f64::EPSILON..1.0);
+        let dt = (-u.ln() / total * 1e9) as u64;
+        let at = self.now + dt.max(1);
+        if at < self.fault_end {
+            self.push(at, Ev::DepthFault);
+        }
+    }
+
+    pub(super) fn depth_fault(&mut self) -> CheckResult {
+        if !self.in_fault_phase {
+            return Ok(());
+        }
+        let rates = self.depth_rates();
+        let total: f64 = rates.iter().sum();
+        let mut x = self.rng.depth.gen_range(0.0..total);
+        let mut kind = 0;
+        for (k, r) in rates.iter().enumerate() {
+            if *r <= 0.0 {
+                continue;
+            }
+            kind = k;
+            if x < *r {
+                break;
+            }
+            x -= r;
+        }
+        if kind == 0 {
+            self.timer_jump();
+        }
+        self.schedule_depth_fault();
+        Ok(())
+    }
+
+    /// One node's timer clock jumps forward or backward (never below zero). Its core must
+    /// neither panic nor fire a timer early; elections and session expiry may come sooner
+    /// or later.
+    fn timer_jump(&mut self) {
+        let nn = self.nodes.len();
+        let n = self.rng.depth.gen_range(0..nn);
+        let max = (self.opts.depth.timer_jump_ms_max.max(1) * MS) as i64;
+        let mut d = self.rng.depth.gen_range(-max..=max);
+        let cur = self.local_now(n) as i64;
+        if cur + d < 0 {
+            d = -cur;
+        }
+        self.nodes[n].timer_offset_ns += d;
+        self.faults += 1;
+        self.fault_counts[TIMER_JUMP] += 1;
+        self.line(format!(
+            "timer clock jump node {} {:+} ms",
+            n + 1,
+            d / MS as i64
+        ));
+        // The pending tick was placed by the old clock.
+        self.schedule_tick(n);
     }
 
     pub(super) fn partition(&mut self) {

@@ -7,8 +7,8 @@
 //! `next_deadline`. After every event, every live replica's `check_invariants()` runs and
 //! the observations feed the checkers in `check/`.
 //!
-//! Invariants: a node's local monotonic clock never goes backwards (drift is a fixed
-//! rate per node, restarts keep it); link deliveries are FIFO per direction and connection
+//! Invariants: a node's local monotonic clock drifts at a fixed rate per node (restarts
+//! keep it) and goes backwards only by a timer-clock jump fault; link deliveries are FIFO per direction and connection
 //! generation; fsync completions are reported in output order; nothing unsynced survives a
 //! crash.
 
@@ -54,14 +54,22 @@ mod clients;
 mod faults;
 
 /// Fault kinds, in the order of [`Report::fault_counts`].
-pub const FAULT_KINDS: [&str; 6] = [
+pub const FAULT_KINDS: [&str; 7] = [
     "crash",
     "crash-on-persist",
     "link-break",
     "partition",
     "client-drop",
     "clock-jump",
+    "timer-jump",
 ];
+
+/// Index of the timer-clock jump in [`FAULT_KINDS`].
+const TIMER_JUMP: usize = 6;
+
+/// Depth fault kinds drawn by the depth schedule, each with its rate option, in the order
+/// of `World::depth_kinds`.
+const DEPTH_KINDS: usize = 1;
 
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
@@ -212,6 +220,7 @@ enum Ev {
     End,
     Converge,
     Fault,
+    DepthFault,
     HealAll,
     LinkDown {
         a: usize,
@@ -258,6 +267,7 @@ impl Ev {
             Ev::End => 4,
             Ev::Converge => 15,
             Ev::Fault => 5,
+            Ev::DepthFault => 16,
             Ev::HealAll => 6,
             Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
             Ev::LinkUp { a, b } => 8 | (*a as u64) << 8 | (*b as u64) << 16,
@@ -305,6 +315,8 @@ struct Node {
     tick_at: Option<u64>,
     drift_ppm: i64,
     wall_offset_ms: i64,
+    /// Sum of this node's timer-clock jumps, ns (the monotonic clock its core sees).
+    timer_offset_ns: i64,
     /// What this incarnation logged (durable or not) above its applied zxid.
     shadow: BTreeMap<Zxid, Txn>,
     applied_seen: Zxid,
@@ -339,6 +351,8 @@ struct Rngs {
     client: SimRng,
     /// Storage faults only (drawn last from the master, so the other streams are unchanged).
     storage: SimRng,
+    /// Depth faults only (drawn after `storage`, for the same reason).
+    depth: SimRng,
 }
 
 struct Checkers {
@@ -380,6 +394,8 @@ pub struct World {
     end: u64,
     in_fault_phase: bool,
     kinds: [bool; 5],
+    /// Depth fault kinds on for this run (timer jump, ...).
+    depth_kinds: [bool; DEPTH_KINDS],
     acked_after_heal: usize,
     writes_after_heal: bool,
     notifications: u64,
@@ -418,6 +434,7 @@ impl World {
             fault: stream(master.gen()),
             client: stream(master.gen()),
             storage: stream(master.gen()),
+            depth: stream(master.gen()),
         };
         let n = opts.nodes;
         let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
@@ -444,6 +461,7 @@ impl World {
                     tick_at: None,
                     drift_ppm: cfg_rng.gen_range(-200..=200),
                     wall_offset_ms: cfg_rng.gen_range(-5_000..5_000),
+                    timer_offset_ns: 0,
                     shadow: BTreeMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
@@ -455,6 +473,13 @@ impl World {
         let mut kinds = [true; 5];
         for k in kinds.iter_mut() {
             *k = !cfg_rng.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
+        }
+        let mut rng = rng;
+        let depth_rates = [opts.depth.timer_jump_rate];
+        let mut depth_kinds = [false; DEPTH_KINDS];
+        for (k, r) in depth_kinds.iter_mut().zip(depth_rates) {
+            // No draw for a kind that is off anyway: such runs keep their old draws.
+            *k = r > 0.0 && !rng.depth.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
         }
         let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
         let clients = (0..opts.clients)
@@ -496,6 +521,7 @@ impl World {
             end,
             in_fault_phase: true,
             kinds,
+            depth_kinds,
             acked_after_heal: 0,
             writes_after_heal: false,
             notifications: 0,
@@ -600,6 +626,7 @@ impl World {
             self.wake_client(c, at);
         }
         self.schedule_fault();
+        self.schedule_depth_fault();
         self.push(self.fault_end, Ev::HealAll);
         self.push(self.end, Ev::End);
         Ok(())
@@ -669,6 +696,7 @@ impl World {
                 Some(_) => self.push(self.now + 100 * MS, Ev::Converge),
             },
             Ev::Fault => self.fault()?,
+            Ev::DepthFault => self.depth_fault()?,
             Ev::HealAll => self.heal_all()?,
             Ev::LinkDown { a, b, gen } => {
                 if self.links[link_ix(a, b, self.nodes.len())].gen == gen {
@@ -698,13 +726,24 @@ impl World {
 
     // ----- the driver loop for one replica -----
 
-    fn local_now(&self, n: usize) -> u64 {
+    /// Node `n`'s drifting clock (without timer jumps): the base of its wall clock.
+    fn drift_now(&self, n: usize) -> u64 {
         let p = self.nodes[n].drift_ppm;
         let g = self.now as i128;
         (g + g * p as i128 / 1_000_000) as u64
     }
 
+    /// Node `n`'s monotonic (timer) clock: drift plus its timer jumps, never below 0.
+    fn local_now(&self, n: usize) -> u64 {
+        (self.drift_now(n) as i64 + self.nodes[n].timer_offset_ns).max(0) as u64
+    }
+
     fn global_for_local(&self, n: usize, local: u64) -> u64 {
+        let target = local as i64 - self.nodes[n].timer_offset_ns;
+        if target <= 0 {
+            return self.now;
+        }
+        let local = target as u64;
         let p = self.nodes[n].drift_ppm as i128;
         let mut g = ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64;
         loop {
@@ -718,7 +757,9 @@ impl World {
 
     fn step(&mut self, n: usize, input: Input) -> CheckResult {
         let local = Nanos(self.local_now(n));
-        let wall = WallMillis(WALL_BASE_MS + (local.0 / MS) as i64 + self.nodes[n].wall_offset_ms);
+        let wall = WallMillis(
+            WALL_BASE_MS + (self.drift_now(n) / MS) as i64 + self.nodes[n].wall_offset_ms,
+        );
         let outs = {
             let node = &mut self.nodes[n];
             let replica = node.replica.as_mut().expect("step on a live node");
