@@ -101,6 +101,22 @@ pub struct SimArgs {
     /// Largest timer-clock jump, ms.
     #[arg(long, default_value_t = DepthFaults::default().timer_jump_ms_max)]
     timer_jump_ms_max: u64,
+    /// Per link reconnect and direction: probability that the last frames of the old
+    /// connection are delivered again.
+    #[arg(long, default_value_t = DepthFaults::default().reconnect_dup_prob)]
+    reconnect_dup_prob: f64,
+    /// Bridge partitions (one node sees both sides) per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().bridge_rate)]
+    bridge_rate: f64,
+    /// Flapping links per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().flap_rate)]
+    flap_rate: f64,
+    /// Slow-node episodes per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().slow_node_rate)]
+    slow_node_rate: f64,
+    /// Largest extra delay of a slow node's messages and wake-ups, ms.
+    #[arg(long, default_value_t = DepthFaults::default().slow_delay_ms_max)]
+    slow_delay_ms_max: u64,
     /// Inject a deliberate bug to prove the checkers catch it: an environment bug
     /// (lying-fsync, no-checksums, reorder-links) or a core canary (ack-before-persist,
     /// commit-without-quorum, current-epoch-before-sync, follower-keeps-ephemerals,
@@ -185,6 +201,11 @@ impl SimArgs {
             depth: DepthFaults {
                 timer_jump_rate: self.timer_jump_rate,
                 timer_jump_ms_max: self.timer_jump_ms_max,
+                reconnect_dup_prob: self.reconnect_dup_prob,
+                bridge_rate: self.bridge_rate,
+                flap_rate: self.flap_rate,
+                slow_node_rate: self.slow_node_rate,
+                slow_delay_ms_max: self.slow_delay_ms_max,
             },
         };
         Ok(if self.no_faults { o.no_faults() } else { o })

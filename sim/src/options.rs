@@ -88,6 +88,23 @@ pub struct DepthFaults {
     pub timer_jump_rate: f64,
     /// Largest timer-clock jump, ms.
     pub timer_jump_ms_max: u64,
+    /// Per link reconnect (fault phase), per direction: probability that the last frames
+    /// sent on the old connection (up to 4) are delivered again first on the new one, as a
+    /// peer layer resending unacknowledged frames would. Only while both ends are the
+    /// incarnations that exchanged them.
+    pub reconnect_dup_prob: f64,
+    /// Bridge partitions per simulated second: one node sees both sides, the two sides do
+    /// not see each other (3 nodes or more).
+    pub bridge_rate: f64,
+    /// Flapping links per simulated second: one link goes down and up 4 to 20 times, a few
+    /// ms to 80 ms apart.
+    pub flap_rate: f64,
+    /// Slow-node episodes per simulated second: for 0.5 to 5 s every message from or to
+    /// one node (peers and clients) and its timer wake-ups are delayed by up to
+    /// `slow_delay_ms_max` more; nothing is dropped.
+    pub slow_node_rate: f64,
+    /// Largest extra delay of a slow node, ms.
+    pub slow_delay_ms_max: u64,
 }
 
 impl Default for DepthFaults {
@@ -95,6 +112,11 @@ impl Default for DepthFaults {
         DepthFaults {
             timer_jump_rate: 0.1,
             timer_jump_ms_max: 5_000,
+            reconnect_dup_prob: 0.3,
+            bridge_rate: 0.1,
+            flap_rate: 0.1,
+            slow_node_rate: 0.1,
+            slow_delay_ms_max: 200,
         }
     }
 }
@@ -105,6 +127,11 @@ impl DepthFaults {
         DepthFaults {
             timer_jump_rate: 0.0,
             timer_jump_ms_max: 5_000,
+            reconnect_dup_prob: 0.0,
+            bridge_rate: 0.0,
+            flap_rate: 0.0,
+            slow_node_rate: 0.0,
+            slow_delay_ms_max: 200,
         }
     }
 }
@@ -330,7 +357,9 @@ impl Options {
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
              --kind-off-prob {} --unsynced-survive-prob {} --torn-write-prob {} \
              --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {} --inflight {} \
-             --think-ms {} --ops-max {} --mix {} --timer-jump-rate {} --timer-jump-ms-max {}{mutation}",
+             --think-ms {} --ops-max {} --mix {} --timer-jump-rate {} --timer-jump-ms-max {} \
+             --reconnect-dup-prob {} --bridge-rate {} --flap-rate {} --slow-node-rate {} \
+             --slow-delay-ms-max {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -358,6 +387,11 @@ impl Options {
             self.mix.to_flag(),
             self.depth.timer_jump_rate,
             self.depth.timer_jump_ms_max,
+            self.depth.reconnect_dup_prob,
+            self.depth.bridge_rate,
+            self.depth.flap_rate,
+            self.depth.slow_node_rate,
+            self.depth.slow_delay_ms_max,
         )
     }
 
@@ -430,6 +464,11 @@ impl Options {
         o.depth = DepthFaults {
             timer_jump_rate: rate(d.depth.timer_jump_rate, &mut r),
             timer_jump_ms_max: [500, 2_000, 5_000, 30_000][r.gen_range(0..4)],
+            reconnect_dup_prob: rate(d.depth.reconnect_dup_prob, &mut r).min(1.0),
+            bridge_rate: rate(d.depth.bridge_rate, &mut r),
+            flap_rate: rate(d.depth.flap_rate, &mut r),
+            slow_node_rate: rate(d.depth.slow_node_rate, &mut r),
+            slow_delay_ms_max: [50, 200, 1_000][r.gen_range(0..3)],
         };
         o
     }

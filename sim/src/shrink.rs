@@ -176,7 +176,7 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
             c.ops_max = (c.ops_max / 2).max(21);
         });
     }
-    let rates: [(&str, RateField); 8] = [
+    let rates: [(&str, RateField); 12] = [
         ("crash", |c| &mut c.crash_rate),
         ("crash-on-persist", |c| &mut c.crash_on_persist),
         ("link-break", |c| &mut c.link_break_rate),
@@ -185,6 +185,10 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
         ("clock-jump", |c| &mut c.clock_jump_rate),
         ("unsynced-survive", |c| &mut c.unsynced_survive_prob),
         ("timer-jump", |c| &mut c.depth.timer_jump_rate),
+        ("reconnect-dup", |c| &mut c.depth.reconnect_dup_prob),
+        ("bridge", |c| &mut c.depth.bridge_rate),
+        ("flap", |c| &mut c.depth.flap_rate),
+        ("slow-node", |c| &mut c.depth.slow_node_rate),
     ];
     for (name, field) in rates {
         let mut probe = o.clone();

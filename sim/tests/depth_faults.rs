@@ -8,8 +8,8 @@ fn opts(nodes: usize, depth: DepthFaults) -> Options {
     Options {
         nodes,
         clients: 3,
-        duration_ms: 4_000,
-        heal_ms: 8_000,
+        duration_ms: 2_500,
+        heal_ms: 5_000,
         depth,
         ..Options::default()
     }
@@ -61,6 +61,79 @@ fn timer_clock_jumps_keep_every_checker_green() {
             ..DepthFaults::none()
         },
     );
-    let fired = sweep(&o, 0..4, "timer-jump");
+    let fired = sweep(&o, 0..2, "timer-jump");
     assert!(fired > 0, "no timer jump fired");
+}
+
+#[test]
+fn duplicated_frames_on_reconnect_keep_every_checker_green() {
+    let o = Options {
+        link_break_rate: 3.0,
+        ..opts(
+            3,
+            DepthFaults {
+                reconnect_dup_prob: 1.0,
+                ..DepthFaults::none()
+            },
+        )
+    };
+    let fired = sweep(&o, 0..2, "reconnect-dup");
+    assert!(fired > 0, "no frame was resent on a reconnect");
+}
+
+#[test]
+fn bridge_partitions_keep_every_checker_green() {
+    let o = opts(
+        5,
+        DepthFaults {
+            bridge_rate: 2.0,
+            ..DepthFaults::none()
+        },
+    );
+    let fired = sweep(&o, 0..2, "bridge");
+    assert!(fired > 0, "no bridge partition");
+}
+
+#[test]
+fn flapping_links_keep_every_checker_green() {
+    let o = opts(
+        3,
+        DepthFaults {
+            flap_rate: 2.0,
+            ..DepthFaults::none()
+        },
+    );
+    let fired = sweep(&o, 0..2, "flap");
+    assert!(fired > 0, "no link flapped");
+}
+
+#[test]
+fn slow_nodes_keep_every_checker_green() {
+    let o = opts(
+        3,
+        DepthFaults {
+            slow_node_rate: 2.0,
+            slow_delay_ms_max: 1_000,
+            ..DepthFaults::none()
+        },
+    );
+    let fired = sweep(&o, 0..2, "slow-node");
+    assert!(fired > 0, "no node was slow");
+}
+
+/// Every depth fault at once, on 3 and 5 nodes.
+#[test]
+fn all_depth_faults_together_keep_every_checker_green() {
+    let d = DepthFaults {
+        timer_jump_rate: 1.0,
+        timer_jump_ms_max: 5_000,
+        reconnect_dup_prob: 0.5,
+        bridge_rate: 0.5,
+        flap_rate: 0.5,
+        slow_node_rate: 0.5,
+        slow_delay_ms_max: 300,
+    };
+    for nodes in [3, 5] {
+        sweep(&opts(nodes, d.clone()), 10..11, "crash");
+    }
 }

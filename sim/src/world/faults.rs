@@ -10,7 +10,10 @@ use arbor_core::PeerMessage;
 use rand::Rng;
 use tracing::info;
 
-use super::{link_ix, Ev, World, DEPTH_KINDS, MS, REQUEST_BOUND_NS, S2C, TIMER_JUMP, US};
+use super::{
+    link_ix, Ev, World, BRIDGE, DEPTH_SCHEDULED, FLAP, MS, RECONNECT_DUP, REQUEST_BOUND_NS, S2C,
+    SLOW_NODE, TIMER_JUMP, US,
+};
 use crate::check::liveness::{self, EndState};
 use crate::check::CheckResult;
 use crate::disk::{Detection, FlipTarget};
@@ -72,9 +75,15 @@ impl World {
             node.disk.crash();
         }
         node.tick_at = None;
+        node.slow_until = 0;
         node.role_seen = "down";
         node.serving_seen = None;
         for m in 0..self.nodes.len() {
+            // A resend never crosses a restart of either end.
+            if m != n {
+                let l = &mut self.links[link_ix(n, m, self.nodes.len())];
+                l.sent = Default::default();
+            }
             if m != n && self.links[link_ix(n, m, self.nodes.len())].up {
                 // The peer notices; this cannot fail a check except via the core.
                 let _ = self.break_link(n, m);
@@ -267,10 +276,25 @@ impl World {
             );
             return;
         }
-        let delay = self
+        if self.depth_kinds[DEPTH_SCHEDULED] {
+            let sent = &mut self.links[link_ix(from, to, nn)].sent[dir];
+            sent.push_back(msg.clone());
+            if sent.len() > 4 {
+                sent.pop_front();
+            }
+        }
+        self.enqueue(from, to, msg);
+    }
+
+    /// Puts `msg` on the link from → to (current connection), FIFO.
+    fn enqueue(&mut self, from: usize, to: usize, msg: PeerMessage) {
+        let nn = self.nodes.len();
+        let dir = usize::from(from > to);
+        let mut delay = self
             .rng
             .net
             .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
+        delay += self.slow_delay(from) + self.slow_delay(to);
         let l = &mut self.links[link_ix(from, to, nn)];
         let at = if self.opts.mutation == Some(Mutation::ReorderLinks) {
             self.now + delay
@@ -288,6 +312,26 @@ impl World {
                 msg: Box::new(msg),
             },
         );
+    }
+
+    /// The extra delay of a message from or to node `n` while it is slow (0 otherwise).
+    pub(super) fn slow_delay(&mut self, n: usize) -> u64 {
+        let node = &self.nodes[n];
+        if self.now >= node.slow_until || node.slow_extra_ns == 0 {
+            return 0;
+        }
+        let max = node.slow_extra_ns;
+        self.rng.depth.gen_range(max / 4..=max)
+    }
+
+    /// How much later a slow node wakes up for its timers (0 when not slow).
+    pub(super) fn slow_extra(&self, n: usize) -> u64 {
+        let node = &self.nodes[n];
+        if self.now < node.slow_until {
+            node.slow_extra_ns
+        } else {
+            0
+        }
     }
 
     pub(super) fn break_link(&mut self, a: usize, b: usize) -> CheckResult {
@@ -334,7 +378,31 @@ impl World {
         l.up = true;
         l.gen += 1;
         l.last_at = [0; 2];
+        let sent = std::mem::take(&mut l.sent);
         self.line(format!("link {}-{} up", a + 1, b + 1));
+        // Frames of the old connection resent first on the new one (they were queued
+        // before anything the connect handlers send).
+        if self.in_fault_phase && self.depth_kinds[DEPTH_SCHEDULED] {
+            let p = self.opts.depth.reconnect_dup_prob.clamp(0.0, 1.0);
+            for (dir, mut frames) in sent.into_iter().enumerate() {
+                if frames.is_empty() || !self.rng.depth.gen_bool(p) {
+                    continue;
+                }
+                let (from, to) = if dir == 0 { (a, b) } else { (b, a) };
+                let k = self.rng.depth.gen_range(1..=frames.len());
+                let resent = frames.split_off(frames.len() - k);
+                self.faults += 1;
+                self.fault_counts[RECONNECT_DUP] += 1;
+                self.line(format!(
+                    "link {}->{} reconnect resends {k} old frames",
+                    from + 1,
+                    to + 1
+                ));
+                for m in resent {
+                    self.enqueue(from, to, m);
+                }
+            }
+        }
         let (ia, ib) = (self.nodes[a].id, self.nodes[b].id);
         self.step(a, Input::PeerConnected { peer: ib })?;
         if self.nodes[b].replica.is_some() && self.links[link_ix(a, b, nn)].up {
@@ -459,9 +527,14 @@ impl World {
 
     // ----- depth faults: their own stream and schedule -----
 
-    fn depth_rates(&self) -> [f64; DEPTH_KINDS] {
+    fn depth_rates(&self) -> [f64; DEPTH_SCHEDULED] {
         let d = &self.opts.depth;
-        let mut r = [d.timer_jump_rate];
+        let mut r = [
+            d.timer_jump_rate,
+            d.bridge_rate,
+            d.flap_rate,
+            d.slow_node_rate,
+        ];
         for (r, on) in r.iter_mut().zip(self.depth_kinds) {
             if !on {
                 *r = 0.0;
@@ -501,11 +574,104 @@ impl World {
             }
             x -= r;
         }
-        if kind == 0 {
-            self.timer_jump();
+        let nn = self.nodes.len();
+        match kind {
+            0 => self.timer_jump(),
+            1 if nn >= 3 => self.bridge(),
+            2 if nn >= 2 => {
+                let a = self.rng.depth.gen_range(0..nn);
+                let b = (a + self.rng.depth.gen_range(1..nn)) % nn;
+                let left = self.rng.depth.gen_range(4..=20);
+                self.faults += 1;
+                self.fault_counts[FLAP] += 1;
+                self.line(format!("link {}-{} flaps {left} times", a + 1, b + 1));
+                self.flap(a.min(b), a.max(b), left)?;
+            }
+            3 => {
+                let n = self.rng.depth.gen_range(0..nn);
+                let max = self.opts.depth.slow_delay_ms_max.max(1) * MS;
+                let extra = self.rng.depth.gen_range(max / 10..=max);
+                let len = self.rng.depth.gen_range(500 * MS..5_000 * MS);
+                let node = &mut self.nodes[n];
+                if node.replica.is_some() && node.slow_until <= self.now {
+                    node.slow_until = self.now + len;
+                    node.slow_extra_ns = extra;
+                    self.faults += 1;
+                    self.fault_counts[SLOW_NODE] += 1;
+                    self.line(format!(
+                        "node {} slow for {} ms (+{} ms per message)",
+                        n + 1,
+                        len / MS,
+                        extra / MS
+                    ));
+                }
+            }
+            _ => {}
         }
         self.schedule_depth_fault();
         Ok(())
+    }
+
+    /// One toggle of a flapping link: down if up, up if down; `left` toggles to go.
+    pub(super) fn flap(&mut self, a: usize, b: usize, left: u32) -> CheckResult {
+        if !self.in_fault_phase || left == 0 {
+            return Ok(());
+        }
+        let nn = self.nodes.len();
+        if self.links[link_ix(a, b, nn)].up {
+            self.break_link(a, b)?;
+        } else {
+            self.link_up(a, b)?;
+        }
+        let d = self.rng.depth.gen_range(2 * MS..80 * MS);
+        self.push(
+            self.now + d,
+            Ev::Flap {
+                a,
+                b,
+                left: left - 1,
+            },
+        );
+        Ok(())
+    }
+
+    /// A bridge partition: one node keeps links to both sides, the sides are cut from
+    /// each other (both ways).
+    fn bridge(&mut self) {
+        let nn = self.nodes.len();
+        let x = self.rng.depth.gen_range(0..nn);
+        let mut side: Vec<bool> = (0..nn).map(|_| self.rng.depth.gen_bool(0.5)).collect();
+        let others: Vec<usize> = (0..nn).filter(|i| *i != x).collect();
+        if others.iter().all(|i| side[*i]) || others.iter().all(|i| !side[*i]) {
+            let i = others[self.rng.depth.gen_range(0..others.len())];
+            side[i] = !side[i];
+        }
+        let mut cuts = Vec::new();
+        for a in others.iter().copied() {
+            for b in others.iter().copied() {
+                if side[a] != side[b] {
+                    cuts.push((a, b));
+                    self.blocked[a * nn + b] += 1;
+                }
+            }
+        }
+        let id = self.partition_next;
+        self.partition_next += 1;
+        self.faults += 1;
+        self.fault_counts[BRIDGE] += 1;
+        let left: Vec<usize> = others.iter().filter(|i| side[**i]).map(|i| i + 1).collect();
+        let right: Vec<usize> = others
+            .iter()
+            .filter(|i| !side[**i])
+            .map(|i| i + 1)
+            .collect();
+        self.line(format!(
+            "partition {id} bridge: {left:?} | {right:?}, node {} sees both",
+            x + 1
+        ));
+        self.partitions.insert(id, cuts);
+        let d = self.rng.depth.gen_range(300 * MS..5_000 * MS);
+        self.push(self.now + d, Ev::PartitionHeal { id });
     }
 
     /// One node's timer clock jumps forward or backward (never below zero). Its core must
@@ -578,6 +744,9 @@ impl World {
         self.line("heal all; faults stop".to_string());
         info!("fault phase over; healing");
         self.in_fault_phase = false;
+        for node in &mut self.nodes {
+            node.slow_until = 0;
+        }
         let ids: Vec<u64> = self.partitions.keys().copied().collect();
         for id in ids {
             self.heal_partition(id);

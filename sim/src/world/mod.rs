@@ -54,7 +54,7 @@ mod clients;
 mod faults;
 
 /// Fault kinds, in the order of [`Report::fault_counts`].
-pub const FAULT_KINDS: [&str; 7] = [
+pub const FAULT_KINDS: [&str; 11] = [
     "crash",
     "crash-on-persist",
     "link-break",
@@ -62,14 +62,25 @@ pub const FAULT_KINDS: [&str; 7] = [
     "client-drop",
     "clock-jump",
     "timer-jump",
+    "reconnect-dup",
+    "bridge",
+    "flap",
+    "slow-node",
 ];
 
-/// Index of the timer-clock jump in [`FAULT_KINDS`].
+/// Indices of the depth faults in [`FAULT_KINDS`].
 const TIMER_JUMP: usize = 6;
+const RECONNECT_DUP: usize = 7;
+const BRIDGE: usize = 8;
+const FLAP: usize = 9;
+const SLOW_NODE: usize = 10;
 
-/// Depth fault kinds drawn by the depth schedule, each with its rate option, in the order
-/// of `World::depth_kinds`.
-const DEPTH_KINDS: usize = 1;
+/// Depth fault kinds (timer jump, bridge, flap, slow node: scheduled at their rates;
+/// reconnect duplication: a probability per reconnect), in the order of
+/// `World::depth_kinds`.
+const DEPTH_KINDS: usize = 5;
+/// The scheduled ones come first.
+const DEPTH_SCHEDULED: usize = 4;
 
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
@@ -219,6 +230,11 @@ enum Ev {
     },
     End,
     Converge,
+    Flap {
+        a: usize,
+        b: usize,
+        left: u32,
+    },
     Fault,
     DepthFault,
     HealAll,
@@ -268,6 +284,7 @@ impl Ev {
             Ev::Converge => 15,
             Ev::Fault => 5,
             Ev::DepthFault => 16,
+            Ev::Flap { a, b, .. } => 17 | (*a as u64) << 8 | (*b as u64) << 16,
             Ev::HealAll => 6,
             Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
             Ev::LinkUp { a, b } => 8 | (*a as u64) << 8 | (*b as u64) << 16,
@@ -317,6 +334,10 @@ struct Node {
     wall_offset_ms: i64,
     /// Sum of this node's timer-clock jumps, ns (the monotonic clock its core sees).
     timer_offset_ns: i64,
+    /// Slow-node episode: until this simulated time, messages from / to this node and its
+    /// wake-ups take up to `slow_extra_ns` longer.
+    slow_until: u64,
+    slow_extra_ns: u64,
     /// What this incarnation logged (durable or not) above its applied zxid.
     shadow: BTreeMap<Zxid, Txn>,
     applied_seen: Zxid,
@@ -332,6 +353,9 @@ struct Link {
     gen: u64,
     last_at: [u64; 2],
     poisoned: [bool; 2],
+    /// The last frames sent per direction on this connection (only with reconnect
+    /// duplication on): a reconnect may deliver them again.
+    sent: [std::collections::VecDeque<PeerMessage>; 2],
 }
 
 struct Conn {
@@ -462,6 +486,8 @@ impl World {
                     drift_ppm: cfg_rng.gen_range(-200..=200),
                     wall_offset_ms: cfg_rng.gen_range(-5_000..5_000),
                     timer_offset_ns: 0,
+                    slow_until: 0,
+                    slow_extra_ns: 0,
                     shadow: BTreeMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
@@ -475,7 +501,13 @@ impl World {
             *k = !cfg_rng.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
         }
         let mut rng = rng;
-        let depth_rates = [opts.depth.timer_jump_rate];
+        let depth_rates = [
+            opts.depth.timer_jump_rate,
+            opts.depth.bridge_rate,
+            opts.depth.flap_rate,
+            opts.depth.slow_node_rate,
+            opts.depth.reconnect_dup_prob,
+        ];
         let mut depth_kinds = [false; DEPTH_KINDS];
         for (k, r) in depth_kinds.iter_mut().zip(depth_rates) {
             // No draw for a kind that is off anyway: such runs keep their old draws.
@@ -697,6 +729,7 @@ impl World {
             },
             Ev::Fault => self.fault()?,
             Ev::DepthFault => self.depth_fault()?,
+            Ev::Flap { a, b, left } => self.flap(a, b, left)?,
             Ev::HealAll => self.heal_all()?,
             Ev::LinkDown { a, b, gen } => {
                 if self.links[link_ix(a, b, self.nodes.len())].gen == gen {
@@ -795,7 +828,7 @@ impl World {
             self.nodes[n].tick_seq += 1;
             return;
         };
-        let at = self.global_for_local(n, d.0);
+        let at = self.global_for_local(n, d.0) + self.slow_extra(n);
         if self.nodes[n].tick_at == Some(at) {
             return;
         }
