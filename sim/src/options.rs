@@ -75,6 +75,40 @@ pub struct Options {
     /// without them, as they ran.
     #[serde(default = "DepthFaults::none")]
     pub depth: DepthFaults,
+    /// The core's BUGGIFY fault points (`arbor_core::buggify`). Absent from older
+    /// artifacts: those replay without them.
+    #[serde(default = "BuggifyOptions::none")]
+    pub buggify: BuggifyOptions,
+}
+
+/// Which of the core's fault points a run enables: each site is on with probability
+/// `site_prob` (drawn per seed), and an enabled site fires with probability `fire_prob`
+/// each time the core reaches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuggifyOptions {
+    /// Probability that a site is enabled for the run (0: no fault points at all).
+    pub site_prob: f64,
+    /// Probability that an enabled site fires when reached.
+    pub fire_prob: f64,
+}
+
+impl Default for BuggifyOptions {
+    fn default() -> BuggifyOptions {
+        BuggifyOptions {
+            site_prob: 0.5,
+            fire_prob: 0.05,
+        }
+    }
+}
+
+impl BuggifyOptions {
+    /// No fault points.
+    pub fn none() -> BuggifyOptions {
+        BuggifyOptions {
+            site_prob: 0.0,
+            fire_prob: 0.0,
+        }
+    }
 }
 
 /// Fault kinds with their own random stream and their own fault schedule, so that with all
@@ -301,6 +335,7 @@ impl Default for Options {
             ops_max: default_ops_max(),
             mix: Mix::default(),
             depth: DepthFaults::default(),
+            buggify: BuggifyOptions::default(),
         }
     }
 }
@@ -318,6 +353,7 @@ impl Options {
         self.clock_jump_rate = 0.0;
         self.storage = StorageFaults::none();
         self.depth = DepthFaults::none();
+        self.buggify = BuggifyOptions::none();
         self
     }
 
@@ -341,6 +377,7 @@ impl Options {
                 fsync_fail_prob: 0.005,
             },
             depth: DepthFaults::none(),
+            buggify: BuggifyOptions::none(),
             ..Options::default()
         }
     }
@@ -359,7 +396,7 @@ impl Options {
              --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {} --inflight {} \
              --think-ms {} --ops-max {} --mix {} --timer-jump-rate {} --timer-jump-ms-max {} \
              --reconnect-dup-prob {} --bridge-rate {} --flap-rate {} --slow-node-rate {} \
-             --slow-delay-ms-max {}{mutation}",
+             --slow-delay-ms-max {} --buggify-site-prob {} --buggify-fire-prob {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -392,6 +429,8 @@ impl Options {
             self.depth.flap_rate,
             self.depth.slow_node_rate,
             self.depth.slow_delay_ms_max,
+            self.buggify.site_prob,
+            self.buggify.fire_prob,
         )
     }
 
@@ -469,6 +508,10 @@ impl Options {
             flap_rate: rate(d.depth.flap_rate, &mut r),
             slow_node_rate: rate(d.depth.slow_node_rate, &mut r),
             slow_delay_ms_max: [50, 200, 1_000][r.gen_range(0..3)],
+        };
+        o.buggify = BuggifyOptions {
+            site_prob: [0.0, 0.3, 0.6, 1.0][r.gen_range(0..4)],
+            fire_prob: [0.01, 0.05, 0.2][r.gen_range(0..3)],
         };
         o
     }

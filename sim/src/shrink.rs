@@ -176,7 +176,7 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
             c.ops_max = (c.ops_max / 2).max(21);
         });
     }
-    let rates: [(&str, RateField); 12] = [
+    let rates: [(&str, RateField); 13] = [
         ("crash", |c| &mut c.crash_rate),
         ("crash-on-persist", |c| &mut c.crash_on_persist),
         ("link-break", |c| &mut c.link_break_rate),
@@ -189,6 +189,7 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
         ("bridge", |c| &mut c.depth.bridge_rate),
         ("flap", |c| &mut c.depth.flap_rate),
         ("slow-node", |c| &mut c.depth.slow_node_rate),
+        ("buggify", |c| &mut c.buggify.site_prob),
     ];
     for (name, field) in rates {
         let mut probe = o.clone();

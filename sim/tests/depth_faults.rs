@@ -1,7 +1,7 @@
 //! Depth faults at rates far above the defaults, each kind alone: it fires (its counter in
 //! the report is > 0) and every checker stays green, liveness after the heal included.
 
-use arbor_sim::{run, DepthFaults, Options, Report, FAULT_KINDS};
+use arbor_sim::{run, BuggifyOptions, DepthFaults, Options, Report, FAULT_KINDS};
 
 /// Short runs with the classic faults at their defaults and only the given depth faults.
 fn opts(nodes: usize, depth: DepthFaults) -> Options {
@@ -136,4 +136,51 @@ fn all_depth_faults_together_keep_every_checker_green() {
     for nodes in [3, 5] {
         sweep(&opts(nodes, d.clone()), 10..11, "crash");
     }
+}
+
+/// The core's BUGGIFY fault points, every site enabled and firing often: each site fires
+/// and every checker stays green.
+#[test]
+fn every_fault_point_fires_and_checkers_stay_green() {
+    use arbor_core::buggify::Site;
+    let o = Options {
+        buggify: BuggifyOptions {
+            site_prob: 1.0,
+            fire_prob: 0.3,
+        },
+        // Frequent crashes and small snapshot intervals make learners sync often.
+        crash_rate: 1.0,
+        ..opts(3, DepthFaults::none())
+    };
+    let mut fired = [0u64; Site::ALL.len()];
+    let mut failures = Vec::new();
+    for seed in 0..2 {
+        let r = run(seed, &o);
+        if r.failure.is_some() {
+            failures.push(describe(seed, &r));
+        }
+        for (t, x) in fired.iter_mut().zip(r.buggify_fired) {
+            *t += x;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for site in Site::ALL {
+        assert!(
+            fired[site.index()] > 0,
+            "{} never fired: {fired:?}",
+            site.name()
+        );
+    }
+}
+
+/// With the sites off (the option sets of older seeds), nothing fires.
+#[test]
+fn fault_points_off_never_fire() {
+    let o = Options {
+        buggify: BuggifyOptions::none(),
+        ..opts(3, DepthFaults::none())
+    };
+    let r = run(3, &o);
+    assert!(r.failure.is_none(), "{}", describe(3, &r));
+    assert_eq!(r.buggify_fired, [0; 5]);
 }

@@ -1,7 +1,7 @@
 //! Seeds that once failed, pinned by name (STYLE §8). A seed that exposes a core bug stays
 //! `#[ignore]`d until the core fix lands; then the `#[ignore]` goes (427, 6400, 7653 are fixed).
 
-use arbor_sim::{run, DepthFaults, Mix, Options, StorageFaults};
+use arbor_sim::{run, BuggifyOptions, DepthFaults, Mix, Options, StorageFaults};
 
 fn assert_passes(seed: u64, opts: &Options) {
     let r = run(seed, opts);
@@ -28,20 +28,22 @@ fn assert_passes(seed: u64, opts: &Options) {
 /// `arbor sim --seed 427 --duration 10000 --heal 10000`.
 /// The default options as they were before storage faults existed: the seeds below were
 /// found then, and storage faults (on by default since) would change their schedules. Nor
-/// had depth faults (timer jumps, ...) been added.
+/// had depth faults (timer jumps, ...) or the core's fault points been added.
 fn pre_storage() -> Options {
     Options {
         storage: StorageFaults::none(),
         depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::default()
     }
 }
 
-/// A swarm draw as it was before swarm drew depth-fault rates (drawn last, so only these
-/// differ).
+/// A swarm draw as it was before swarm drew depth-fault rates and fault points (drawn
+/// last, so only these differ).
 fn pre_depth_swarm(seed: u64) -> Options {
     Options {
         depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::swarm(seed, &Options::default())
     }
 }
@@ -54,6 +56,7 @@ fn pre_storage_swarm(seed: u64) -> Options {
         recovery_crash_prob: 0.0,
         storage: StorageFaults::none(),
         depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::swarm(seed, &pre_storage())
     }
 }

@@ -41,6 +41,7 @@ pub use io::{CloseReason, Input, LogRecord, Output, Recovered, SyncMode};
 pub(crate) use storage::Deferred;
 pub(crate) use timers::TimerKind;
 
+use crate::buggify::{buggify, Site};
 use crate::pipeline::Pipeline;
 use crate::session::SessionTracker;
 use crate::tree::DataTree;
@@ -93,6 +94,9 @@ pub struct Replica {
     pub(crate) damaged: Option<Zxid>,
     applied_since_snapshot: u64,
     last_snapshot_zxid: Zxid,
+    /// Fault points (simulation builds only).
+    #[cfg(feature = "buggify")]
+    pub(crate) buggify: crate::buggify::State,
 }
 
 impl Replica {
@@ -161,6 +165,8 @@ impl Replica {
             counters: Counters::default(),
             damaged,
             applied_since_snapshot: 0,
+            #[cfg(feature = "buggify")]
+            buggify: crate::buggify::State::new(cfg.buggify.clone(), cfg.seed),
             cfg,
         };
         if let Some(bound) = damaged {
@@ -284,6 +290,13 @@ impl Replica {
         self.damaged
     }
 
+    /// How often each fault point fired in this replica, indexed by
+    /// [`crate::buggify::Site::index`] (simulation builds only).
+    #[cfg(feature = "buggify")]
+    pub fn buggify_fired(&self) -> [u64; Site::ALL.len()] {
+        self.buggify.fired()
+    }
+
     /// Dropped-input counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -361,7 +374,18 @@ impl Replica {
 
     /// Flushes this step's records as one `Persist` (group commit).
     pub(crate) fn flush_batch(&mut self) {
-        if let Some(records) = self.storage.take_batch() {
+        if let Some(mut records) = self.storage.take_batch() {
+            if records.len() >= 2 && buggify!(self, Site::SplitPersistBatch) {
+                // Two writes (two fsyncs) instead of one; what waits on the batch is
+                // parked on the second, so it still waits for all of it.
+                let rest = records.split_off(records.len() / 2);
+                let token = self.storage.issue();
+                self.out.push_back(Output::Persist {
+                    token,
+                    records: std::mem::replace(&mut records, rest),
+                    sync: SyncMode::Required,
+                });
+            }
             let token = self.storage.issue();
             self.storage.park_batch_on(token);
             self.out.push_back(Output::Persist {
@@ -487,7 +511,9 @@ impl Replica {
             self.pipeline_on_applied(txn, &outcome);
         }
         self.applied_since_snapshot += 1;
-        if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {
+        if self.applied_since_snapshot >= self.cfg.snapshot_every_txns
+            && !buggify!(self, Site::SkipSnapshot)
+        {
             self.take_snapshot();
         }
     }

@@ -30,6 +30,11 @@ impl World {
         info!(node = n + 1, "crash");
         self.faults += 1;
         let node = &mut self.nodes[n];
+        if let Some(r) = &node.replica {
+            for (t, x) in self.buggify_fired.iter_mut().zip(r.buggify_fired()) {
+                *t += x;
+            }
+        }
         node.replica = None;
         node.inc += 1;
         let pending = node.disk.pending_len();

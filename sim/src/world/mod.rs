@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use arbor_core::buggify::{Buggify, Site};
 use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
@@ -123,6 +124,9 @@ pub struct Report {
     pub lin: LinStats,
     /// How often each fault kind fired, indexed like [`FAULT_KINDS`].
     pub fault_counts: [u64; FAULT_KINDS.len()],
+    /// How often each core fault point fired (all replicas), indexed by
+    /// `arbor_core::buggify::Site::index`.
+    pub buggify_fired: [u64; Site::ALL.len()],
     /// How many observations each checker examined, indexed like [`crate::check::NAMES`].
     pub exercised: [u64; crate::check::NAMES.len()],
     /// The failure, if any.
@@ -431,6 +435,8 @@ pub struct World {
     quiescing: bool,
     converge_deadline: u64,
     fault_counts: [u64; FAULT_KINDS.len()],
+    /// Fault-point firings of replicas that have since crashed.
+    buggify_fired: [u64; Site::ALL.len()],
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
 }
@@ -513,6 +519,17 @@ impl World {
             // No draw for a kind that is off anyway: such runs keep their old draws.
             *k = r > 0.0 && !rng.depth.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
         }
+        let mut nodes: Vec<Node> = nodes;
+        if opts.buggify.site_prob > 0.0 {
+            let p = opts.buggify.site_prob.clamp(0.0, 1.0);
+            let enabled = Site::ALL.map(|_| rng.depth.gen_bool(p));
+            for node in &mut nodes {
+                node.cfg.buggify = Some(Buggify {
+                    enabled,
+                    fire_prob: opts.buggify.fire_prob.clamp(0.0, 1.0),
+                });
+            }
+        }
         let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
         let clients = (0..opts.clients)
             .map(|i| Client::new(i, &mut client_rng, opts.ops_max))
@@ -563,6 +580,7 @@ impl World {
             quiescing: false,
             converge_deadline: 0,
             fault_counts: [0; FAULT_KINDS.len()],
+            buggify_fired: [0; Site::ALL.len()],
             exercised: [0; crate::check::NAMES.len()],
             done: false,
             opts,
@@ -591,6 +609,15 @@ impl World {
             lin_wall_ns: self.lin_wall_ns,
             lin: self.lin,
             fault_counts: self.fault_counts,
+            buggify_fired: {
+                let mut f = self.buggify_fired;
+                for r in self.nodes.iter().filter_map(|n| n.replica.as_ref()) {
+                    for (t, x) in f.iter_mut().zip(r.buggify_fired()) {
+                        *t += x;
+                    }
+                }
+                f
+            },
             exercised: self.exercised,
             failure,
         }
