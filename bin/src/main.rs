@@ -8,6 +8,7 @@
 mod bench;
 mod cluster;
 mod serve;
+#[cfg(feature = "sim")]
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,7 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Run the deterministic simulator: one seed (full replay), a sweep of seeds, a
     /// shrink or a replay.
+    #[cfg(feature = "sim")]
     Sim(Box<sim::SimArgs>),
     /// Load-test a ZooKeeper-wire server (Arbor or Apache ZooKeeper): throughput, latency
     /// percentiles, errors; or load N znodes; or probe fsync / loopback RTT.
@@ -43,6 +45,7 @@ fn main() -> anyhow::Result<()> {
             cluster::main(args)?
         }
         Command::Bench(args) => bench::main(args)?,
+        #[cfg(feature = "sim")]
         Command::Sim(args) => {
             let ok = sim::main(*args)?;
             if !ok {

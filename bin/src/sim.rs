@@ -8,7 +8,9 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use arbor_sim::{DiskFaults, Mutation, Options, Report, StorageFaults};
+use arbor_sim::{
+    BuggifyOptions, DepthFaults, DiskFaults, Mutation, Options, Report, StorageFaults,
+};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::format::Writer;
@@ -95,6 +97,34 @@ pub struct SimArgs {
     /// Per fsync: probability it fails (fatal: the node crashes and restarts).
     #[arg(long, default_value_t = StorageFaults::default().fsync_fail_prob)]
     fsync_fail_prob: f64,
+    /// Jumps (forward or backward) of one node's timer (monotonic) clock per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().timer_jump_rate)]
+    timer_jump_rate: f64,
+    /// Largest timer-clock jump, ms.
+    #[arg(long, default_value_t = DepthFaults::default().timer_jump_ms_max)]
+    timer_jump_ms_max: u64,
+    /// Per link reconnect and direction: probability that the last frames of the old
+    /// connection are delivered again.
+    #[arg(long, default_value_t = DepthFaults::default().reconnect_dup_prob)]
+    reconnect_dup_prob: f64,
+    /// Bridge partitions (one node sees both sides) per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().bridge_rate)]
+    bridge_rate: f64,
+    /// Flapping links per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().flap_rate)]
+    flap_rate: f64,
+    /// Slow-node episodes per simulated second.
+    #[arg(long, default_value_t = DepthFaults::default().slow_node_rate)]
+    slow_node_rate: f64,
+    /// Largest extra delay of a slow node's messages and wake-ups, ms.
+    #[arg(long, default_value_t = DepthFaults::default().slow_delay_ms_max)]
+    slow_delay_ms_max: u64,
+    /// Probability that each of the core's fault points (BUGGIFY) is enabled for a run.
+    #[arg(long, default_value_t = BuggifyOptions::default().site_prob)]
+    buggify_site_prob: f64,
+    /// Probability that an enabled fault point fires when the core reaches it.
+    #[arg(long, default_value_t = BuggifyOptions::default().fire_prob)]
+    buggify_fire_prob: f64,
     /// Inject a deliberate bug to prove the checkers catch it: an environment bug
     /// (lying-fsync, no-checksums, reorder-links) or a core canary (ack-before-persist,
     /// commit-without-quorum, current-epoch-before-sync, follower-keeps-ephemerals,
@@ -176,6 +206,19 @@ impl SimArgs {
             think_ms_max: self.think_ms,
             ops_max: self.ops_max,
             mix,
+            depth: DepthFaults {
+                timer_jump_rate: self.timer_jump_rate,
+                timer_jump_ms_max: self.timer_jump_ms_max,
+                reconnect_dup_prob: self.reconnect_dup_prob,
+                bridge_rate: self.bridge_rate,
+                flap_rate: self.flap_rate,
+                slow_node_rate: self.slow_node_rate,
+                slow_delay_ms_max: self.slow_delay_ms_max,
+            },
+            buggify: BuggifyOptions {
+                site_prob: self.buggify_site_prob,
+                fire_prob: self.buggify_fire_prob,
+            },
         };
         Ok(if self.no_faults { o.no_faults() } else { o })
     }
@@ -426,6 +469,13 @@ fn print_summary(rs: &[Report], secs: f64) {
         let total: u64 = rs.iter().map(|r| r.fault_counts[k]).sum();
         let runs = rs.iter().filter(|r| r.fault_counts[k] > 0).count();
         println!("  {name:<18} {total:>9} ({runs} runs)");
+    }
+    println!("fault points fired (runs with any):");
+    for site in arbor_core::buggify::Site::ALL {
+        let k = site.index();
+        let total: u64 = rs.iter().map(|r| r.buggify_fired[k]).sum();
+        let runs = rs.iter().filter(|r| r.buggify_fired[k] > 0).count();
+        println!("  {:<20} {total:>7} ({runs} runs)", site.name());
     }
     println!("checks that examined something (runs with any):");
     for (k, name) in arbor_sim::check::NAMES.iter().enumerate() {

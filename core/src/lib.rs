@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod buggify;
 pub(crate) mod pipeline;
 pub mod proto;
 pub mod replica;

@@ -17,7 +17,7 @@ pub mod trace;
 pub mod world;
 
 pub use check::Violation;
-pub use options::{Mix, Mutation, Options, StorageFaults};
+pub use options::{BuggifyOptions, DepthFaults, Mix, Mutation, Options, StorageFaults};
 pub use shrink::{shrink, Artifact, Shrunk};
 pub use world::{run, run_driven, DiskFaults, Failure, Report, FAULT_KINDS};
 

@@ -71,6 +71,103 @@ pub struct Options {
     /// The workload mix.
     #[serde(default)]
     pub mix: Mix,
+    /// Timer-clock and network-depth faults. Absent from older artifacts: those replay
+    /// without them, as they ran.
+    #[serde(default = "DepthFaults::none")]
+    pub depth: DepthFaults,
+    /// The core's BUGGIFY fault points (`arbor_core::buggify`). Absent from older
+    /// artifacts: those replay without them.
+    #[serde(default = "BuggifyOptions::none")]
+    pub buggify: BuggifyOptions,
+}
+
+/// Which of the core's fault points a run enables: each site is on with probability
+/// `site_prob` (drawn per seed), and an enabled site fires with probability `fire_prob`
+/// each time the core reaches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuggifyOptions {
+    /// Probability that a site is enabled for the run (0: no fault points at all).
+    pub site_prob: f64,
+    /// Probability that an enabled site fires when reached.
+    pub fire_prob: f64,
+}
+
+impl Default for BuggifyOptions {
+    fn default() -> BuggifyOptions {
+        BuggifyOptions {
+            site_prob: 0.5,
+            fire_prob: 0.05,
+        }
+    }
+}
+
+impl BuggifyOptions {
+    /// No fault points.
+    pub fn none() -> BuggifyOptions {
+        BuggifyOptions {
+            site_prob: 0.0,
+            fire_prob: 0.0,
+        }
+    }
+}
+
+/// Fault kinds with their own random stream and their own fault schedule, so that with all
+/// of them off a seed runs exactly as it did before they existed. Faults stop with the
+/// fault phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DepthFaults {
+    /// Jumps (forward or backward) of one node's timer clock — the monotonic `now` its core
+    /// sees — per simulated second. A forward jump is a VM pause as the node sees it;
+    /// a backward one a broken clock source.
+    pub timer_jump_rate: f64,
+    /// Largest timer-clock jump, ms.
+    pub timer_jump_ms_max: u64,
+    /// Per link reconnect (fault phase), per direction: probability that the last frames
+    /// sent on the old connection (up to 4) are delivered again first on the new one, as a
+    /// peer layer resending unacknowledged frames would. Only while both ends are the
+    /// incarnations that exchanged them.
+    pub reconnect_dup_prob: f64,
+    /// Bridge partitions per simulated second: one node sees both sides, the two sides do
+    /// not see each other (3 nodes or more).
+    pub bridge_rate: f64,
+    /// Flapping links per simulated second: one link goes down and up 4 to 20 times, a few
+    /// ms to 80 ms apart.
+    pub flap_rate: f64,
+    /// Slow-node episodes per simulated second: for 0.5 to 5 s every message from or to
+    /// one node (peers and clients) and its timer wake-ups are delayed by up to
+    /// `slow_delay_ms_max` more; nothing is dropped.
+    pub slow_node_rate: f64,
+    /// Largest extra delay of a slow node, ms.
+    pub slow_delay_ms_max: u64,
+}
+
+impl Default for DepthFaults {
+    fn default() -> DepthFaults {
+        DepthFaults {
+            timer_jump_rate: 0.1,
+            timer_jump_ms_max: 5_000,
+            reconnect_dup_prob: 0.3,
+            bridge_rate: 0.1,
+            flap_rate: 0.1,
+            slow_node_rate: 0.1,
+            slow_delay_ms_max: 200,
+        }
+    }
+}
+
+impl DepthFaults {
+    /// None of these faults.
+    pub fn none() -> DepthFaults {
+        DepthFaults {
+            timer_jump_rate: 0.0,
+            timer_jump_ms_max: 5_000,
+            reconnect_dup_prob: 0.0,
+            bridge_rate: 0.0,
+            flap_rate: 0.0,
+            slow_node_rate: 0.0,
+            slow_delay_ms_max: 200,
+        }
+    }
 }
 
 /// Relative weights of the client operations (see `client::gen_op`).
@@ -237,6 +334,8 @@ impl Default for Options {
             storage: StorageFaults::default(),
             ops_max: default_ops_max(),
             mix: Mix::default(),
+            depth: DepthFaults::default(),
+            buggify: BuggifyOptions::default(),
         }
     }
 }
@@ -253,12 +352,16 @@ impl Options {
         self.client_drop_rate = 0.0;
         self.clock_jump_rate = 0.0;
         self.storage = StorageFaults::none();
+        self.depth = DepthFaults::none();
+        self.buggify = BuggifyOptions::none();
         self
     }
 
     /// The options of the `sim_run` fuzz target (and of the tests that replay its inputs):
     /// short runs (3 nodes, 2 clients, 2 s of faults, 6 s of healing) with frequent crashes
-    /// and partitions and storage faults at high rates.
+    /// and partitions and storage faults at high rates. No depth faults: the corpus and the
+    /// pinned inputs were recorded without them, and drawing for them would shift every
+    /// later choice an input drives.
     pub fn fuzz_profile() -> Options {
         Options {
             nodes: 3,
@@ -273,6 +376,8 @@ impl Options {
                 misdirect_prob: 0.01,
                 fsync_fail_prob: 0.005,
             },
+            depth: DepthFaults::none(),
+            buggify: BuggifyOptions::none(),
             ..Options::default()
         }
     }
@@ -289,7 +394,9 @@ impl Options {
              --client-drop-rate {} --clock-jump-rate {} --net-delay-us {} --disk-delay-us {} \
              --kind-off-prob {} --unsynced-survive-prob {} --torn-write-prob {} \
              --bit-flip-prob {} --misdirect-prob {} --fsync-fail-prob {} --inflight {} \
-             --think-ms {} --ops-max {} --mix {}{mutation}",
+             --think-ms {} --ops-max {} --mix {} --timer-jump-rate {} --timer-jump-ms-max {} \
+             --reconnect-dup-prob {} --bridge-rate {} --flap-rate {} --slow-node-rate {} \
+             --slow-delay-ms-max {} --buggify-site-prob {} --buggify-fire-prob {}{mutation}",
             self.nodes,
             self.clients,
             self.duration_ms,
@@ -315,6 +422,15 @@ impl Options {
             self.think_ms_max,
             self.ops_max,
             self.mix.to_flag(),
+            self.depth.timer_jump_rate,
+            self.depth.timer_jump_ms_max,
+            self.depth.reconnect_dup_prob,
+            self.depth.bridge_rate,
+            self.depth.flap_rate,
+            self.depth.slow_node_rate,
+            self.depth.slow_delay_ms_max,
+            self.buggify.site_prob,
+            self.buggify.fire_prob,
         )
     }
 
@@ -382,6 +498,20 @@ impl Options {
             bit_flip_prob: rate(d.storage.bit_flip_prob, &mut r),
             misdirect_prob: rate(d.storage.misdirect_prob, &mut r),
             fsync_fail_prob: rate(d.storage.fsync_fail_prob, &mut r),
+        };
+        // Drawn after everything above, which keeps its values.
+        o.depth = DepthFaults {
+            timer_jump_rate: rate(d.depth.timer_jump_rate, &mut r),
+            timer_jump_ms_max: [500, 2_000, 5_000, 30_000][r.gen_range(0..4)],
+            reconnect_dup_prob: rate(d.depth.reconnect_dup_prob, &mut r).min(1.0),
+            bridge_rate: rate(d.depth.bridge_rate, &mut r),
+            flap_rate: rate(d.depth.flap_rate, &mut r),
+            slow_node_rate: rate(d.depth.slow_node_rate, &mut r),
+            slow_delay_ms_max: [50, 200, 1_000][r.gen_range(0..3)],
+        };
+        o.buggify = BuggifyOptions {
+            site_prob: [0.0, 0.3, 0.6, 1.0][r.gen_range(0..4)],
+            fire_prob: [0.01, 0.05, 0.2][r.gen_range(0..3)],
         };
         o
     }

@@ -176,7 +176,7 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
             c.ops_max = (c.ops_max / 2).max(21);
         });
     }
-    let rates: [(&str, RateField); 7] = [
+    let rates: [(&str, RateField); 13] = [
         ("crash", |c| &mut c.crash_rate),
         ("crash-on-persist", |c| &mut c.crash_on_persist),
         ("link-break", |c| &mut c.link_break_rate),
@@ -184,6 +184,12 @@ fn candidates(o: &Options, r: &Report) -> Vec<(String, Options)> {
         ("client-drop", |c| &mut c.client_drop_rate),
         ("clock-jump", |c| &mut c.clock_jump_rate),
         ("unsynced-survive", |c| &mut c.unsynced_survive_prob),
+        ("timer-jump", |c| &mut c.depth.timer_jump_rate),
+        ("reconnect-dup", |c| &mut c.depth.reconnect_dup_prob),
+        ("bridge", |c| &mut c.depth.bridge_rate),
+        ("flap", |c| &mut c.depth.flap_rate),
+        ("slow-node", |c| &mut c.depth.slow_node_rate),
+        ("buggify", |c| &mut c.buggify.site_prob),
     ];
     for (name, field) in rates {
         let mut probe = o.clone();

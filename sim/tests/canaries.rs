@@ -26,7 +26,7 @@
 //! | watch-after-reply                 |            1 | watch_order  |
 
 use arbor_core::replica::Canary;
-use arbor_sim::{run, Mutation, Options};
+use arbor_sim::{run, BuggifyOptions, DepthFaults, Mutation, Options};
 
 /// The canary profile (see the module docs).
 fn profile() -> Options {
@@ -34,6 +34,9 @@ fn profile() -> Options {
         power_loss_prob: 0.2,
         recovery_crash_prob: 0.5,
         disk_delay_us_max: 20_000,
+        // The table was measured before depth faults and fault points existed.
+        depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::default()
     }
 }

@@ -1,12 +1,15 @@
 //! The simulator has teeth: a deliberately broken environment is caught by the checkers.
 
-use arbor_sim::{run, Mutation, Options};
+use arbor_sim::{run, BuggifyOptions, DepthFaults, Mutation, Options};
 
 fn caught(m: Mutation, first: &[u64], want: &[&str]) {
     let opts = Options {
         duration_ms: 20_000,
         heal_ms: 5_000,
         mutation: Some(m),
+        // The first catching seeds were found before depth faults and fault points existed.
+        depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::default()
     };
     for seed in first.iter().copied().chain(0..40) {

@@ -1,7 +1,7 @@
 //! Seeds that once failed, pinned by name (STYLE §8). A seed that exposes a core bug stays
 //! `#[ignore]`d until the core fix lands; then the `#[ignore]` goes (427, 6400, 7653 are fixed).
 
-use arbor_sim::{run, Mix, Options, StorageFaults};
+use arbor_sim::{run, BuggifyOptions, DepthFaults, Mix, Options, StorageFaults};
 
 fn assert_passes(seed: u64, opts: &Options) {
     let r = run(seed, opts);
@@ -27,11 +27,24 @@ fn assert_passes(seed: u64, opts: &Options) {
 /// NEWLEADER acks wait for some later PROPOSAL ack that does not come. Found by the 10k sweep:
 /// `arbor sim --seed 427 --duration 10000 --heal 10000`.
 /// The default options as they were before storage faults existed: the seeds below were
-/// found then, and storage faults (on by default since) would change their schedules.
+/// found then, and storage faults (on by default since) would change their schedules. Nor
+/// had depth faults (timer jumps, ...) or the core's fault points been added.
 fn pre_storage() -> Options {
     Options {
         storage: StorageFaults::none(),
+        depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::default()
+    }
+}
+
+/// A swarm draw as it was before swarm drew depth-fault rates and fault points (drawn
+/// last, so only these differ).
+fn pre_depth_swarm(seed: u64) -> Options {
+    Options {
+        depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
+        ..Options::swarm(seed, &Options::default())
     }
 }
 
@@ -42,6 +55,8 @@ fn pre_storage_swarm(seed: u64) -> Options {
         power_loss_prob: 0.0,
         recovery_crash_prob: 0.0,
         storage: StorageFaults::none(),
+        depth: DepthFaults::none(),
+        buggify: BuggifyOptions::none(),
         ..Options::swarm(seed, &pre_storage())
     }
 }
@@ -150,7 +165,7 @@ fn seed_1555_swarm_ping_reply_zxid_is_not_seen() {
 /// write.
 #[test]
 fn seed_423_swarm_only_failing_writes_still_show_progress() {
-    assert_passes(423, &Options::swarm(423, &Options::default()));
+    assert_passes(423, &pre_depth_swarm(423));
 }
 
 /// Found by the `sim_run` fuzz target (CI smoke): storage damage left follower 2 with a

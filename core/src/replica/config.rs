@@ -45,6 +45,11 @@ pub struct Config {
     /// A deliberately wrong variant of the core to run (simulation only: the real server
     /// always leaves this `None`). See [`Canary`].
     pub canary: Option<Canary>,
+    /// Fault points enabled for this run (simulation only: the real server never sets
+    /// it, and without the `buggify` feature the field does not exist). See
+    /// [`crate::buggify`].
+    #[cfg(feature = "buggify")]
+    pub buggify: Option<crate::buggify::Buggify>,
 }
 
 impl Config {
@@ -70,6 +75,8 @@ impl Config {
             snapshot_every_txns: 10_000,
             diff_txns_max: 100_000,
             canary: None,
+            #[cfg(feature = "buggify")]
+            buggify: None,
         }
     }
 

@@ -6,7 +6,12 @@
 //! while let Some(out) = replica.poll_output() { perform(out) }
 //! wake_at(replica.next_deadline());   // then handle(now, wall, Input::Tick)
 //! ```
-//! `now` is the driver's monotonic clock (asserted monotonic). `wall` is the wall clock in
+//! `now` is the driver's monotonic clock. Should it ever step backwards (a broken clock
+//! source, a restored VM), the core does not panic and does not fire timers early: the
+//! step counts as no elapsed time, and every deadline keeps its remaining duration (the
+//! replica keeps an internal clock `driver now + skew` that never goes back; deadlines
+//! are returned to the driver in its own clock). A forward step is elapsed time, as after
+//! a VM pause: due timers fire at once. `wall` is the wall clock in
 //! ms, used only for the ctime / mtime a leader stamps into the transactions it creates and
 //! for the container / TTL expiry query; nothing waits on it or orders by it.
 //!
@@ -36,6 +41,7 @@ pub use io::{CloseReason, Input, LogRecord, Output, Recovered, SyncMode};
 pub(crate) use storage::Deferred;
 pub(crate) use timers::TimerKind;
 
+use crate::buggify::{buggify, Site};
 use crate::pipeline::Pipeline;
 use crate::session::SessionTracker;
 use crate::tree::DataTree;
@@ -58,13 +64,18 @@ pub struct Counters {
     /// ([`crate::tree::Misfit`]): only a damaged or lying leader (or a bug) causes one. The
     /// simulator fails a run in which this is not zero.
     pub misfit_txns: u64,
+    /// Times the driver's monotonic clock stepped backwards (absorbed into the skew).
+    pub clock_steps_back: u64,
 }
 
 /// One Arbor server.
 #[derive(Debug)]
 pub struct Replica {
     pub(crate) cfg: Config,
+    /// The internal clock: the driver's `now` plus `skew`; never goes backwards.
     pub(crate) now: Nanos,
+    /// Total backward steps of the driver's clock, ns (internal = driver + skew).
+    skew: u64,
     pub(crate) wall: WallMillis,
     out: VecDeque<Output>,
     pub(crate) timers: Timers,
@@ -87,6 +98,9 @@ pub struct Replica {
     pub(crate) damaged: Option<Zxid>,
     applied_since_snapshot: u64,
     last_snapshot_zxid: Zxid,
+    /// Fault points (simulation builds only).
+    #[cfg(feature = "buggify")]
+    pub(crate) buggify: crate::buggify::State,
 }
 
 impl Replica {
@@ -137,6 +151,7 @@ impl Replica {
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut r = Replica {
             now: Nanos(0),
+            skew: 0,
             wall: WallMillis(0),
             out: VecDeque::new(),
             timers: Timers::default(),
@@ -154,6 +169,8 @@ impl Replica {
             counters: Counters::default(),
             damaged,
             applied_since_snapshot: 0,
+            #[cfg(feature = "buggify")]
+            buggify: crate::buggify::State::new(cfg.buggify.clone(), cfg.seed),
             cfg,
         };
         if let Some(bound) = damaged {
@@ -183,13 +200,20 @@ impl Replica {
     /// Feeds one input. The previous step's outputs must have been drained.
     pub fn handle(&mut self, now: Nanos, wall: WallMillis, input: Input) {
         debug_assert!(self.out.is_empty(), "driver did not drain poll_output");
-        assert!(
-            now >= self.now,
-            "time went backwards: {:?} < {:?}",
-            now,
-            self.now
-        );
-        self.now = now;
+        let internal = now.add_ns(self.skew);
+        if internal < self.now {
+            // The driver's clock stepped back: no time has elapsed for us.
+            let back = self.now.0 - internal.0;
+            warn!(
+                driver_now = now.0,
+                back_ns = back,
+                "monotonic clock stepped backwards; treating the step as no elapsed time"
+            );
+            self.skew += back;
+            self.counters.clock_steps_back += 1;
+        } else {
+            self.now = internal;
+        }
         self.wall = wall;
         match input {
             Input::ClientClosed { conn } => self.on_client_closed(conn),
@@ -218,9 +242,11 @@ impl Replica {
         self.out.pop_front()
     }
 
-    /// When the driver must call `handle(.., Input::Tick)` next.
+    /// When (in the driver's clock) the driver must call `handle(.., Input::Tick)` next.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.timers.next()
+        self.timers
+            .next()
+            .map(|d| Nanos(d.0.saturating_sub(self.skew)))
     }
 
     /// This server's id.
@@ -266,6 +292,13 @@ impl Replica {
     /// The damage bound while this replica waits for a resync (see [`Recovered::damaged`]).
     pub fn damaged(&self) -> Option<Zxid> {
         self.damaged
+    }
+
+    /// How often each fault point fired in this replica, indexed by
+    /// [`crate::buggify::Site::index`] (simulation builds only).
+    #[cfg(feature = "buggify")]
+    pub fn buggify_fired(&self) -> [u64; Site::ALL.len()] {
+        self.buggify.fired()
     }
 
     /// Dropped-input counters.
@@ -345,7 +378,18 @@ impl Replica {
 
     /// Flushes this step's records as one `Persist` (group commit).
     pub(crate) fn flush_batch(&mut self) {
-        if let Some(records) = self.storage.take_batch() {
+        if let Some(mut records) = self.storage.take_batch() {
+            if records.len() >= 2 && buggify!(self, Site::SplitPersistBatch) {
+                // Two writes (two fsyncs) instead of one; what waits on the batch is
+                // parked on the second, so it still waits for all of it.
+                let rest = records.split_off(records.len() / 2);
+                let token = self.storage.issue();
+                self.out.push_back(Output::Persist {
+                    token,
+                    records: std::mem::replace(&mut records, rest),
+                    sync: SyncMode::Required,
+                });
+            }
             let token = self.storage.issue();
             self.storage.park_batch_on(token);
             self.out.push_back(Output::Persist {
@@ -477,7 +521,9 @@ impl Replica {
             self.pipeline_on_applied(txn, &outcome);
         }
         self.applied_since_snapshot += 1;
-        if self.applied_since_snapshot >= self.cfg.snapshot_every_txns {
+        if self.applied_since_snapshot >= self.cfg.snapshot_every_txns
+            && !buggify!(self, Site::SkipSnapshot)
+        {
             self.take_snapshot();
         }
     }

@@ -2,6 +2,7 @@
 //! clock, and tests asserting exact output sequences.
 
 mod clients;
+mod clock;
 mod damage;
 mod ensemble;
 mod harness;

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 use tracing::{debug, info};
 
+use crate::buggify::{buggify, Site};
 use crate::replica::{sorted_peers, Canary, Replica, TimerKind};
 use crate::types::ServerId;
 use crate::zab::{Follower, Leader, PeerMessage, PeerState, Role, Vote};
@@ -127,6 +128,9 @@ impl Replica {
             "election timer outside LOOKING"
         );
         self.broadcast_notification();
+        if buggify!(self, Site::ExtraVote) {
+            self.broadcast_notification();
+        }
         self.timers
             .set(TimerKind::Election, self.now.add_ns(self.cfg.tick_ns));
     }

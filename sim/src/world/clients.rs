@@ -17,10 +17,13 @@ impl World {
     // ----- client transport -----
 
     pub(super) fn server_to_client(&mut self, conn: u64, msg: S2C) {
-        let d = self
+        let mut d = self
             .rng
             .net
             .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
+        if let Some(n) = self.conns.get(&conn).map(|c| c.server) {
+            d += self.slow_delay(n);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -30,10 +33,13 @@ impl World {
     }
 
     pub(super) fn client_to_server(&mut self, conn: u64, msg: C2S) {
-        let d = self
+        let mut d = self
             .rng
             .net
             .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
+        if let Some(n) = self.conns.get(&conn).map(|c| c.server) {
+            d += self.slow_delay(n);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };

@@ -10,7 +10,10 @@ use arbor_core::PeerMessage;
 use rand::Rng;
 use tracing::info;
 
-use super::{link_ix, Ev, World, MS, REQUEST_BOUND_NS, S2C, US};
+use super::{
+    link_ix, Ev, World, BRIDGE, DEPTH_SCHEDULED, FLAP, MS, RECONNECT_DUP, REQUEST_BOUND_NS, S2C,
+    SLOW_NODE, TIMER_JUMP, US,
+};
 use crate::check::liveness::{self, EndState};
 use crate::check::CheckResult;
 use crate::disk::{Detection, FlipTarget};
@@ -27,6 +30,11 @@ impl World {
         info!(node = n + 1, "crash");
         self.faults += 1;
         let node = &mut self.nodes[n];
+        if let Some(r) = &node.replica {
+            for (t, x) in self.buggify_fired.iter_mut().zip(r.buggify_fired()) {
+                *t += x;
+            }
+        }
         node.replica = None;
         node.inc += 1;
         let pending = node.disk.pending_len();
@@ -72,9 +80,15 @@ impl World {
             node.disk.crash();
         }
         node.tick_at = None;
+        node.slow_until = 0;
         node.role_seen = "down";
         node.serving_seen = None;
         for m in 0..self.nodes.len() {
+            // A resend never crosses a restart of either end.
+            if m != n {
+                let l = &mut self.links[link_ix(n, m, self.nodes.len())];
+                l.sent = Default::default();
+            }
             if m != n && self.links[link_ix(n, m, self.nodes.len())].up {
                 // The peer notices; this cannot fail a check except via the core.
                 let _ = self.break_link(n, m);
@@ -267,10 +281,25 @@ impl World {
             );
             return;
         }
-        let delay = self
+        if self.depth_kinds[DEPTH_SCHEDULED] {
+            let sent = &mut self.links[link_ix(from, to, nn)].sent[dir];
+            sent.push_back(msg.clone());
+            if sent.len() > 4 {
+                sent.pop_front();
+            }
+        }
+        self.enqueue(from, to, msg);
+    }
+
+    /// Puts `msg` on the link from → to (current connection), FIFO.
+    fn enqueue(&mut self, from: usize, to: usize, msg: PeerMessage) {
+        let nn = self.nodes.len();
+        let dir = usize::from(from > to);
+        let mut delay = self
             .rng
             .net
             .gen_range(10 * US..=self.opts.net_delay_us_max.max(11) * US);
+        delay += self.slow_delay(from) + self.slow_delay(to);
         let l = &mut self.links[link_ix(from, to, nn)];
         let at = if self.opts.mutation == Some(Mutation::ReorderLinks) {
             self.now + delay
@@ -288,6 +317,26 @@ impl World {
                 msg: Box::new(msg),
             },
         );
+    }
+
+    /// The extra delay of a message from or to node `n` while it is slow (0 otherwise).
+    pub(super) fn slow_delay(&mut self, n: usize) -> u64 {
+        let node = &self.nodes[n];
+        if self.now >= node.slow_until || node.slow_extra_ns == 0 {
+            return 0;
+        }
+        let max = node.slow_extra_ns;
+        self.rng.depth.gen_range(max / 4..=max)
+    }
+
+    /// How much later a slow node wakes up for its timers (0 when not slow).
+    pub(super) fn slow_extra(&self, n: usize) -> u64 {
+        let node = &self.nodes[n];
+        if self.now < node.slow_until {
+            node.slow_extra_ns
+        } else {
+            0
+        }
     }
 
     pub(super) fn break_link(&mut self, a: usize, b: usize) -> CheckResult {
@@ -334,7 +383,31 @@ impl World {
         l.up = true;
         l.gen += 1;
         l.last_at = [0; 2];
+        let sent = std::mem::take(&mut l.sent);
         self.line(format!("link {}-{} up", a + 1, b + 1));
+        // Frames of the old connection resent first on the new one (they were queued
+        // before anything the connect handlers send).
+        if self.in_fault_phase && self.depth_kinds[DEPTH_SCHEDULED] {
+            let p = self.opts.depth.reconnect_dup_prob.clamp(0.0, 1.0);
+            for (dir, mut frames) in sent.into_iter().enumerate() {
+                if frames.is_empty() || !self.rng.depth.gen_bool(p) {
+                    continue;
+                }
+                let (from, to) = if dir == 0 { (a, b) } else { (b, a) };
+                let k = self.rng.depth.gen_range(1..=frames.len());
+                let resent = frames.split_off(frames.len() - k);
+                self.faults += 1;
+                self.fault_counts[RECONNECT_DUP] += 1;
+                self.line(format!(
+                    "link {}->{} reconnect resends {k} old frames",
+                    from + 1,
+                    to + 1
+                ));
+                for m in resent {
+                    self.enqueue(from, to, m);
+                }
+            }
+        }
         let (ia, ib) = (self.nodes[a].id, self.nodes[b].id);
         self.step(a, Input::PeerConnected { peer: ib })?;
         if self.nodes[b].replica.is_some() && self.links[link_ix(a, b, nn)].up {
@@ -457,6 +530,179 @@ impl World {
         Ok(())
     }
 
+    // ----- depth faults: their own stream and schedule -----
+
+    fn depth_rates(&self) -> [f64; DEPTH_SCHEDULED] {
+        let d = &self.opts.depth;
+        let mut r = [
+            d.timer_jump_rate,
+            d.bridge_rate,
+            d.flap_rate,
+            d.slow_node_rate,
+        ];
+        for (r, on) in r.iter_mut().zip(self.depth_kinds) {
+            if !on {
+                *r = 0.0;
+            }
+        }
+        r
+    }
+
+    pub(super) fn schedule_depth_fault(&mut self) {
+        let total: f64 = self.depth_rates().iter().sum();
+        if total <= 0.0 {
+            return;
+        }
+        let u: f64 = self.rng.depth.gen_range(f64::EPSILON..1.0);
+        let dt = (-u.ln() / total * 1e9) as u64;
+        let at = self.now + dt.max(1);
+        if at < self.fault_end {
+            self.push(at, Ev::DepthFault);
+        }
+    }
+
+    pub(super) fn depth_fault(&mut self) -> CheckResult {
+        if !self.in_fault_phase {
+            return Ok(());
+        }
+        let rates = self.depth_rates();
+        let total: f64 = rates.iter().sum();
+        let mut x = self.rng.depth.gen_range(0.0..total);
+        let mut kind = 0;
+        for (k, r) in rates.iter().enumerate() {
+            if *r <= 0.0 {
+                continue;
+            }
+            kind = k;
+            if x < *r {
+                break;
+            }
+            x -= r;
+        }
+        let nn = self.nodes.len();
+        match kind {
+            0 => self.timer_jump(),
+            1 if nn >= 3 => self.bridge(),
+            2 if nn >= 2 => {
+                let a = self.rng.depth.gen_range(0..nn);
+                let b = (a + self.rng.depth.gen_range(1..nn)) % nn;
+                let left = self.rng.depth.gen_range(4..=20);
+                self.faults += 1;
+                self.fault_counts[FLAP] += 1;
+                self.line(format!("link {}-{} flaps {left} times", a + 1, b + 1));
+                self.flap(a.min(b), a.max(b), left)?;
+            }
+            3 => {
+                let n = self.rng.depth.gen_range(0..nn);
+                let max = self.opts.depth.slow_delay_ms_max.max(1) * MS;
+                let extra = self.rng.depth.gen_range(max / 10..=max);
+                let len = self.rng.depth.gen_range(500 * MS..5_000 * MS);
+                let node = &mut self.nodes[n];
+                if node.replica.is_some() && node.slow_until <= self.now {
+                    node.slow_until = self.now + len;
+                    node.slow_extra_ns = extra;
+                    self.faults += 1;
+                    self.fault_counts[SLOW_NODE] += 1;
+                    self.line(format!(
+                        "node {} slow for {} ms (+{} ms per message)",
+                        n + 1,
+                        len / MS,
+                        extra / MS
+                    ));
+                }
+            }
+            _ => {}
+        }
+        self.schedule_depth_fault();
+        Ok(())
+    }
+
+    /// One toggle of a flapping link: down if up, up if down; `left` toggles to go.
+    pub(super) fn flap(&mut self, a: usize, b: usize, left: u32) -> CheckResult {
+        if !self.in_fault_phase || left == 0 {
+            return Ok(());
+        }
+        let nn = self.nodes.len();
+        if self.links[link_ix(a, b, nn)].up {
+            self.break_link(a, b)?;
+        } else {
+            self.link_up(a, b)?;
+        }
+        let d = self.rng.depth.gen_range(2 * MS..80 * MS);
+        self.push(
+            self.now + d,
+            Ev::Flap {
+                a,
+                b,
+                left: left - 1,
+            },
+        );
+        Ok(())
+    }
+
+    /// A bridge partition: one node keeps links to both sides, the sides are cut from
+    /// each other (both ways).
+    fn bridge(&mut self) {
+        let nn = self.nodes.len();
+        let x = self.rng.depth.gen_range(0..nn);
+        let mut side: Vec<bool> = (0..nn).map(|_| self.rng.depth.gen_bool(0.5)).collect();
+        let others: Vec<usize> = (0..nn).filter(|i| *i != x).collect();
+        if others.iter().all(|i| side[*i]) || others.iter().all(|i| !side[*i]) {
+            let i = others[self.rng.depth.gen_range(0..others.len())];
+            side[i] = !side[i];
+        }
+        let mut cuts = Vec::new();
+        for a in others.iter().copied() {
+            for b in others.iter().copied() {
+                if side[a] != side[b] {
+                    cuts.push((a, b));
+                    self.blocked[a * nn + b] += 1;
+                }
+            }
+        }
+        let id = self.partition_next;
+        self.partition_next += 1;
+        self.faults += 1;
+        self.fault_counts[BRIDGE] += 1;
+        let left: Vec<usize> = others.iter().filter(|i| side[**i]).map(|i| i + 1).collect();
+        let right: Vec<usize> = others
+            .iter()
+            .filter(|i| !side[**i])
+            .map(|i| i + 1)
+            .collect();
+        self.line(format!(
+            "partition {id} bridge: {left:?} | {right:?}, node {} sees both",
+            x + 1
+        ));
+        self.partitions.insert(id, cuts);
+        let d = self.rng.depth.gen_range(300 * MS..5_000 * MS);
+        self.push(self.now + d, Ev::PartitionHeal { id });
+    }
+
+    /// One node's timer clock jumps forward or backward (never below zero). Its core must
+    /// neither panic nor fire a timer early; elections and session expiry may come sooner
+    /// or later.
+    fn timer_jump(&mut self) {
+        let nn = self.nodes.len();
+        let n = self.rng.depth.gen_range(0..nn);
+        let max = (self.opts.depth.timer_jump_ms_max.max(1) * MS) as i64;
+        let mut d = self.rng.depth.gen_range(-max..=max);
+        let cur = self.local_now(n) as i64;
+        if cur + d < 0 {
+            d = -cur;
+        }
+        self.nodes[n].timer_offset_ns += d;
+        self.faults += 1;
+        self.fault_counts[TIMER_JUMP] += 1;
+        self.line(format!(
+            "timer clock jump node {} {:+} ms",
+            n + 1,
+            d / MS as i64
+        ));
+        // The pending tick was placed by the old clock.
+        self.schedule_tick(n);
+    }
+
     pub(super) fn partition(&mut self) {
         let nn = self.nodes.len();
         let mut side: Vec<bool> = (0..nn).map(|_| self.rng.fault.gen_bool(0.5)).collect();
@@ -503,6 +749,9 @@ impl World {
         self.line("heal all; faults stop".to_string());
         info!("fault phase over; healing");
         self.in_fault_phase = false;
+        for node in &mut self.nodes {
+            node.slow_until = 0;
+        }
         let ids: Vec<u64> = self.partitions.keys().copied().collect();
         for id in ids {
             self.heal_partition(id);

@@ -7,8 +7,8 @@
 //! `next_deadline`. After every event, every live replica's `check_invariants()` runs and
 //! the observations feed the checkers in `check/`.
 //!
-//! Invariants: a node's local monotonic clock never goes backwards (drift is a fixed
-//! rate per node, restarts keep it); link deliveries are FIFO per direction and connection
+//! Invariants: a node's local monotonic clock drifts at a fixed rate per node (restarts
+//! keep it) and goes backwards only by a timer-clock jump fault; link deliveries are FIFO per direction and connection
 //! generation; fsync completions are reported in output order; nothing unsynced survives a
 //! crash.
 
@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use arbor_core::buggify::{Buggify, Site};
 use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
@@ -54,14 +55,33 @@ mod clients;
 mod faults;
 
 /// Fault kinds, in the order of [`Report::fault_counts`].
-pub const FAULT_KINDS: [&str; 6] = [
+pub const FAULT_KINDS: [&str; 11] = [
     "crash",
     "crash-on-persist",
     "link-break",
     "partition",
     "client-drop",
     "clock-jump",
+    "timer-jump",
+    "reconnect-dup",
+    "bridge",
+    "flap",
+    "slow-node",
 ];
+
+/// Indices of the depth faults in [`FAULT_KINDS`].
+const TIMER_JUMP: usize = 6;
+const RECONNECT_DUP: usize = 7;
+const BRIDGE: usize = 8;
+const FLAP: usize = 9;
+const SLOW_NODE: usize = 10;
+
+/// Depth fault kinds (timer jump, bridge, flap, slow node: scheduled at their rates;
+/// reconnect duplication: a probability per reconnect), in the order of
+/// `World::depth_kinds`.
+const DEPTH_KINDS: usize = 5;
+/// The scheduled ones come first.
+const DEPTH_SCHEDULED: usize = 4;
 
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
@@ -104,6 +124,9 @@ pub struct Report {
     pub lin: LinStats,
     /// How often each fault kind fired, indexed like [`FAULT_KINDS`].
     pub fault_counts: [u64; FAULT_KINDS.len()],
+    /// How often each core fault point fired (all replicas), indexed by
+    /// `arbor_core::buggify::Site::index`.
+    pub buggify_fired: [u64; Site::ALL.len()],
     /// How many observations each checker examined, indexed like [`crate::check::NAMES`].
     pub exercised: [u64; crate::check::NAMES.len()],
     /// The failure, if any.
@@ -211,7 +234,13 @@ enum Ev {
     },
     End,
     Converge,
+    Flap {
+        a: usize,
+        b: usize,
+        left: u32,
+    },
     Fault,
+    DepthFault,
     HealAll,
     LinkDown {
         a: usize,
@@ -258,6 +287,8 @@ impl Ev {
             Ev::End => 4,
             Ev::Converge => 15,
             Ev::Fault => 5,
+            Ev::DepthFault => 16,
+            Ev::Flap { a, b, .. } => 17 | (*a as u64) << 8 | (*b as u64) << 16,
             Ev::HealAll => 6,
             Ev::LinkDown { a, b, .. } => 7 | (*a as u64) << 8 | (*b as u64) << 16,
             Ev::LinkUp { a, b } => 8 | (*a as u64) << 8 | (*b as u64) << 16,
@@ -305,6 +336,12 @@ struct Node {
     tick_at: Option<u64>,
     drift_ppm: i64,
     wall_offset_ms: i64,
+    /// Sum of this node's timer-clock jumps, ns (the monotonic clock its core sees).
+    timer_offset_ns: i64,
+    /// Slow-node episode: until this simulated time, messages from / to this node and its
+    /// wake-ups take up to `slow_extra_ns` longer.
+    slow_until: u64,
+    slow_extra_ns: u64,
     /// What this incarnation logged (durable or not) above its applied zxid.
     shadow: BTreeMap<Zxid, Txn>,
     applied_seen: Zxid,
@@ -320,6 +357,9 @@ struct Link {
     gen: u64,
     last_at: [u64; 2],
     poisoned: [bool; 2],
+    /// The last frames sent per direction on this connection (only with reconnect
+    /// duplication on): a reconnect may deliver them again.
+    sent: [std::collections::VecDeque<PeerMessage>; 2],
 }
 
 struct Conn {
@@ -339,6 +379,8 @@ struct Rngs {
     client: SimRng,
     /// Storage faults only (drawn last from the master, so the other streams are unchanged).
     storage: SimRng,
+    /// Depth faults only (drawn after `storage`, for the same reason).
+    depth: SimRng,
 }
 
 struct Checkers {
@@ -380,6 +422,8 @@ pub struct World {
     end: u64,
     in_fault_phase: bool,
     kinds: [bool; 5],
+    /// Depth fault kinds on for this run (timer jump, ...).
+    depth_kinds: [bool; DEPTH_KINDS],
     acked_after_heal: usize,
     writes_after_heal: bool,
     notifications: u64,
@@ -391,6 +435,8 @@ pub struct World {
     quiescing: bool,
     converge_deadline: u64,
     fault_counts: [u64; FAULT_KINDS.len()],
+    /// Fault-point firings of replicas that have since crashed.
+    buggify_fired: [u64; Site::ALL.len()],
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
 }
@@ -418,6 +464,7 @@ impl World {
             fault: stream(master.gen()),
             client: stream(master.gen()),
             storage: stream(master.gen()),
+            depth: stream(master.gen()),
         };
         let n = opts.nodes;
         let voters: Vec<ServerId> = (1..=n as u64).map(ServerId).collect();
@@ -444,6 +491,9 @@ impl World {
                     tick_at: None,
                     drift_ppm: cfg_rng.gen_range(-200..=200),
                     wall_offset_ms: cfg_rng.gen_range(-5_000..5_000),
+                    timer_offset_ns: 0,
+                    slow_until: 0,
+                    slow_extra_ns: 0,
                     shadow: BTreeMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
@@ -455,6 +505,30 @@ impl World {
         let mut kinds = [true; 5];
         for k in kinds.iter_mut() {
             *k = !cfg_rng.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
+        }
+        let mut rng = rng;
+        let depth_rates = [
+            opts.depth.timer_jump_rate,
+            opts.depth.bridge_rate,
+            opts.depth.flap_rate,
+            opts.depth.slow_node_rate,
+            opts.depth.reconnect_dup_prob,
+        ];
+        let mut depth_kinds = [false; DEPTH_KINDS];
+        for (k, r) in depth_kinds.iter_mut().zip(depth_rates) {
+            // No draw for a kind that is off anyway: such runs keep their old draws.
+            *k = r > 0.0 && !rng.depth.gen_bool(opts.kind_off_prob.clamp(0.0, 1.0));
+        }
+        let mut nodes: Vec<Node> = nodes;
+        if opts.buggify.site_prob > 0.0 {
+            let p = opts.buggify.site_prob.clamp(0.0, 1.0);
+            let enabled = Site::ALL.map(|_| rng.depth.gen_bool(p));
+            for node in &mut nodes {
+                node.cfg.buggify = Some(Buggify {
+                    enabled,
+                    fire_prob: opts.buggify.fire_prob.clamp(0.0, 1.0),
+                });
+            }
         }
         let mut client_rng = ChaCha8Rng::seed_from_u64(cfg_rng.gen());
         let clients = (0..opts.clients)
@@ -496,6 +570,7 @@ impl World {
             end,
             in_fault_phase: true,
             kinds,
+            depth_kinds,
             acked_after_heal: 0,
             writes_after_heal: false,
             notifications: 0,
@@ -505,6 +580,7 @@ impl World {
             quiescing: false,
             converge_deadline: 0,
             fault_counts: [0; FAULT_KINDS.len()],
+            buggify_fired: [0; Site::ALL.len()],
             exercised: [0; crate::check::NAMES.len()],
             done: false,
             opts,
@@ -533,6 +609,15 @@ impl World {
             lin_wall_ns: self.lin_wall_ns,
             lin: self.lin,
             fault_counts: self.fault_counts,
+            buggify_fired: {
+                let mut f = self.buggify_fired;
+                for r in self.nodes.iter().filter_map(|n| n.replica.as_ref()) {
+                    for (t, x) in f.iter_mut().zip(r.buggify_fired()) {
+                        *t += x;
+                    }
+                }
+                f
+            },
             exercised: self.exercised,
             failure,
         }
@@ -600,6 +685,7 @@ impl World {
             self.wake_client(c, at);
         }
         self.schedule_fault();
+        self.schedule_depth_fault();
         self.push(self.fault_end, Ev::HealAll);
         self.push(self.end, Ev::End);
         Ok(())
@@ -669,6 +755,8 @@ impl World {
                 Some(_) => self.push(self.now + 100 * MS, Ev::Converge),
             },
             Ev::Fault => self.fault()?,
+            Ev::DepthFault => self.depth_fault()?,
+            Ev::Flap { a, b, left } => self.flap(a, b, left)?,
             Ev::HealAll => self.heal_all()?,
             Ev::LinkDown { a, b, gen } => {
                 if self.links[link_ix(a, b, self.nodes.len())].gen == gen {
@@ -698,13 +786,24 @@ impl World {
 
     // ----- the driver loop for one replica -----
 
-    fn local_now(&self, n: usize) -> u64 {
+    /// Node `n`'s drifting clock (without timer jumps): the base of its wall clock.
+    fn drift_now(&self, n: usize) -> u64 {
         let p = self.nodes[n].drift_ppm;
         let g = self.now as i128;
         (g + g * p as i128 / 1_000_000) as u64
     }
 
+    /// Node `n`'s monotonic (timer) clock: drift plus its timer jumps, never below 0.
+    fn local_now(&self, n: usize) -> u64 {
+        (self.drift_now(n) as i64 + self.nodes[n].timer_offset_ns).max(0) as u64
+    }
+
     fn global_for_local(&self, n: usize, local: u64) -> u64 {
+        let target = local as i64 - self.nodes[n].timer_offset_ns;
+        if target <= 0 {
+            return self.now;
+        }
+        let local = target as u64;
         let p = self.nodes[n].drift_ppm as i128;
         let mut g = ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64;
         loop {
@@ -718,7 +817,9 @@ impl World {
 
     fn step(&mut self, n: usize, input: Input) -> CheckResult {
         let local = Nanos(self.local_now(n));
-        let wall = WallMillis(WALL_BASE_MS + (local.0 / MS) as i64 + self.nodes[n].wall_offset_ms);
+        let wall = WallMillis(
+            WALL_BASE_MS + (self.drift_now(n) / MS) as i64 + self.nodes[n].wall_offset_ms,
+        );
         let outs = {
             let node = &mut self.nodes[n];
             let replica = node.replica.as_mut().expect("step on a live node");
@@ -754,7 +855,7 @@ impl World {
             self.nodes[n].tick_seq += 1;
             return;
         };
-        let at = self.global_for_local(n, d.0);
+        let at = self.global_for_local(n, d.0) + self.slow_extra(n);
         if self.nodes[n].tick_at == Some(at) {
             return;
         }

@@ -9,6 +9,7 @@
 use tracing::info;
 
 use super::LearnerPhase;
+use crate::buggify::{buggify, Site};
 use crate::replica::{Canary, Deferred, LogRecord, Replica, TimerKind};
 use crate::session::negotiate_timeout_ms;
 use crate::tree::{prep, PrepContext, PrepRejected, WriteOp};
@@ -205,6 +206,9 @@ impl Replica {
         }
         for p in l.streaming_learners() {
             self.emit_send(p, PeerMessage::Ping);
+            if buggify!(self, Site::ExtraPing) {
+                self.emit_send(p, PeerMessage::Ping);
+            }
         }
         self.expire_sessions();
         self.expire_nodes();

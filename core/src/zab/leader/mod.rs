@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{info, warn};
 
+use crate::buggify::{buggify, Site};
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
 use crate::tree::PendingChanges;
 use crate::types::{Epoch, Nanos, ServerId, SessionId, Zxid};
@@ -446,8 +447,19 @@ impl Replica {
             let x = &l.learners[&to];
             (l.epoch, x.last_zxid, x.applied_zxid)
         };
+        // SNAP is legal whenever our snapshot is not below what the learner applied (then
+        // it replaces the learner's state as DIFF / TRUNC would bring it to ours).
+        let force_snap = their_applied <= self.history.applied() && buggify!(self, Site::ForceSnap);
         let h = &self.history;
-        let msg = if h.contains(their) && h.entries_after(their).len() <= self.cfg.diff_txns_max {
+        let msg = if force_snap {
+            let zxid = h.applied();
+            PeerMessage::Snap {
+                zxid,
+                data: h.tree.serialize(),
+                txns: h.entries_after(zxid),
+                committed,
+            }
+        } else if h.contains(their) && h.entries_after(their).len() <= self.cfg.diff_txns_max {
             PeerMessage::Diff {
                 txns: h.entries_after(their),
                 committed,
