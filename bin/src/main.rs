@@ -13,6 +13,10 @@ mod sim;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator (see bin/Cargo.toml for why).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// arbor: a ZooKeeper-compatible coordination service.
 #[derive(Parser, Debug)]
 #[command(name = "arbor", version, about)]

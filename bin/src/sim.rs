@@ -278,9 +278,11 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
                 )
                 .init();
         }
+        let cpu0 = process_cpu_secs();
         let wall = Instant::now();
         let r = arbor_sim::run(seed, &opts);
         let secs = wall.elapsed().as_secs_f64();
+        let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
         print_table(std::slice::from_ref(&r));
         let lin = r.lin_wall_ns as f64 / 1e9;
         let sim_secs = (secs - lin).max(1e-9);
@@ -295,6 +297,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
             r.lin.reads,
             r.lin.syncs
         );
+        print_cpu(cpu, r.events, r.sim_ns as f64 / 1e9);
         report_failure(&r);
         return Ok(r.failure.is_none());
     }
@@ -313,6 +316,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
         )
         .expect("static template"),
     );
+    let cpu0 = process_cpu_secs();
     let wall = Instant::now();
     let mut reports = Vec::new();
     let mut failures = 0;
@@ -328,7 +332,8 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     }
     bar.finish();
     let secs = wall.elapsed().as_secs_f64();
-    print_summary(&reports, secs);
+    let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
+    print_summary(&reports, secs, cpu);
     Ok(failures == 0)
 }
 
@@ -428,7 +433,7 @@ fn print_table(rs: &[Report]) {
     }
 }
 
-fn print_summary(rs: &[Report], secs: f64) {
+fn print_summary(rs: &[Report], secs: f64, cpu: Option<f64>) {
     let failed: Vec<&Report> = rs.iter().filter(|r| r.failure.is_some()).collect();
     let sim: f64 = rs.iter().map(|r| r.sim_ns as f64 / 1e9).sum();
     let events: u64 = rs.iter().map(|r| r.events).sum();
@@ -464,6 +469,7 @@ fn print_summary(rs: &[Report], secs: f64) {
         sim / sim_secs,
         lin_secs * 1e3 / rs.len().max(1) as f64
     );
+    print_cpu(cpu, events, sim);
     println!("faults fired (runs with any):");
     for (k, name) in arbor_sim::FAULT_KINDS.iter().enumerate() {
         let total: u64 = rs.iter().map(|r| r.fault_counts[k]).sum();
@@ -498,4 +504,27 @@ fn print_summary(rs: &[Report], secs: f64) {
     if !failed.is_empty() {
         print_table(&failed.into_iter().cloned().collect::<Vec<_>>());
     }
+}
+
+/// The CPU-time view of a run or sweep: on a shared machine wall time also counts the time
+/// other processes held the core, CPU time does not. It covers everything the process did,
+/// every checker and the linearizability checker included.
+fn print_cpu(cpu: Option<f64>, events: u64, simulated_secs: f64) {
+    let Some(cpu) = cpu.filter(|c| *c > 0.0) else {
+        return;
+    };
+    println!(
+        "cpu time         {cpu:.2} s, all checkers included ({:.0} events/s, simulated/cpu {:.0}x)",
+        events as f64 / cpu,
+        simulated_secs / cpu
+    );
+}
+
+/// CPU time of the main thread (every run executes on it), from Linux's
+/// `/proc/self/schedstat` (first field, ns);
+/// `None` elsewhere.
+fn process_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }

@@ -85,6 +85,13 @@ pub(crate) struct Registry {
     /// Path -> number of connections holding a recursive watch there.
     recursive_paths: BTreeMap<String, usize>,
     total: usize,
+    /// Bumped by every call that may change the indexes (`insert`, `remove`, `remove_conn`).
+    version: u64,
+    /// The `version` the last full `check_invariants` passed at: the indexes are only changed
+    /// through those calls, so an unchanged version needs no new O(n) walk (the simulator
+    /// checks after every step, and most steps do not touch the watches).
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    checked_at: std::cell::Cell<Option<u64>>,
 }
 
 impl Registry {
@@ -97,6 +104,7 @@ impl Registry {
         kind: WatchKind,
         max: usize,
     ) -> Result<(), WatchError> {
+        self.version += 1;
         if self.kinds(conn, path).contains(kind) {
             return Ok(());
         }
@@ -126,6 +134,7 @@ impl Registry {
 
     /// Removes the kinds in `remove` that `conn` holds on `path`. Returns the kinds removed.
     pub(crate) fn remove(&mut self, conn: ConnId, path: &str, remove: Kinds) -> Kinds {
+        self.version += 1;
         let held = self.kinds(conn, path);
         let gone = held.intersect(remove);
         if gone.is_empty() {
@@ -168,6 +177,7 @@ impl Registry {
 
     /// Drops every registration of `conn`. Returns how many there were.
     pub(crate) fn remove_conn(&mut self, conn: ConnId) -> usize {
+        self.version += 1;
         let Some(conn_watches) = self.by_conn.remove(&conn) else {
             return 0;
         };
@@ -295,6 +305,16 @@ impl Registry {
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub(crate) fn check_invariants(&self, max: usize) {
+        if self.checked_at.get() == Some(self.version) {
+            return;
+        }
+        self.check_invariants_full(max);
+        self.checked_at.set(Some(self.version));
+    }
+
+    /// The full O(n) walk of both indexes.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub(crate) fn check_invariants_full(&self, max: usize) {
         let mut total = 0;
         let mut by_conn_entries = 0;
         for (conn, cw) in &self.by_conn {

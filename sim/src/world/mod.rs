@@ -4,8 +4,9 @@
 //! disk, faults, clients). Events are ordered by (simulated time, sequence number). The
 //! driver loop follows the core contract exactly: `handle(now, wall, input)`, drain
 //! `poll_output` completely, perform each output, then schedule a `Tick` at
-//! `next_deadline`. After every event, every live replica's `check_invariants()` runs and
-//! the observations feed the checkers in `check/`.
+//! `next_deadline`. After every step, the replica's `check_invariants()` has run (at the end
+//! of `handle`, feature `invariants`; a recovered replica is checked before its first step)
+//! and the observations feed the checkers in `check/`.
 //!
 //! Invariants: a node's local monotonic clock drifts at a fixed rate per node (restarts
 //! keep it) and goes backwards only by a timer-clock jump fault; link deliveries are FIFO per direction and connection
@@ -840,7 +841,7 @@ impl World {
             self.perform(n, o)?;
         }
         if self.nodes[n].inc == inc {
-            self.observe(n)?;
+            self.observe_checked(n)?;
             self.schedule_tick(n);
         }
         Ok(())
@@ -928,13 +929,24 @@ impl World {
         Ok(())
     }
 
-    /// Feeds observations of replica `n` after a step to the checkers.
+    /// Checks replica `n`'s invariants, then feeds its observations to the checkers (for a
+    /// replica that did not just run `handle`, e.g. one just recovered).
     fn observe(&mut self, n: usize) -> CheckResult {
+        if let Some(r) = self.nodes[n].replica.as_ref() {
+            r.check_invariants();
+        }
+        self.observe_checked(n)
+    }
+
+    /// Feeds observations of replica `n` after a step to the checkers. The core ran
+    /// `check_invariants` at the end of that `handle` (the simulator builds it with the
+    /// `invariants` feature) and only `handle` changes a replica, so its state is the one
+    /// just checked: draining and performing its outputs does not touch it.
+    fn observe_checked(&mut self, n: usize) -> CheckResult {
         let node = &self.nodes[n];
         let Some(r) = node.replica.as_ref() else {
             return Ok(());
         };
-        r.check_invariants();
         // Honest peers never commit a txn that does not fit a replica's tree.
         if r.counters().misfit_txns != 0 {
             return crate::check::fail(
