@@ -11,6 +11,12 @@
 //!   `shutdown`; dropping the set aborts its tasks, as tokio's does).
 //!
 //! Invariant: nothing here changes behaviour of the normal build (plain re-exports).
+//!
+//! Not substituted, and worth knowing: `tokio::select!` is real tokio's macro under madsim
+//! too. It picks its first branch from a per-thread RNG whose seed mixes in a process-global
+//! counter, so a simulation replays exactly in a fresh process (as `MADSIM_TEST_SEED` does)
+//! but a second simulation in the same process may schedule differently
+//! (`net/tests/madsim_cluster.rs` runs each simulation in its own process for that reason).
 
 #[cfg(not(madsim))]
 pub(crate) use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};

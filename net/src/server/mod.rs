@@ -19,7 +19,8 @@
 //!   so their order is the core's).
 //! - the **storage thread** (blocking) group-commits every op queued at once with one
 //!   `fdatasync` (`commit_batch`) and reports `Persisted` only after it returned; a
-//!   **snapshot thread** writes compaction snapshots off the commit path.
+//!   **snapshot thread** writes compaction snapshots off the commit path. Under
+//!   `cfg(madsim)` both are one madsim task instead (see `storage_task`).
 //!
 //! Invariants:
 //! - nothing is acknowledged to the core before the sync covering it returned; after a
