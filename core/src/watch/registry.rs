@@ -363,3 +363,25 @@ impl Registry {
         assert_eq!(held, recursive, "recursive-path index is stale");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk is skipped only while no mutating call happened since it last passed: a
+    /// mutating call (here one that changes nothing) makes the next check walk again and
+    /// find the stale count planted after the passing walk.
+    #[test]
+    #[should_panic(expected = "total watch count is stale")]
+    fn a_mutating_call_makes_the_next_check_walk_again() {
+        let mut r = Registry::default();
+        r.insert(ConnId(1), "/a", WatchKind::Data, 10)
+            .expect("under the bound");
+        r.check_invariants(10);
+        r.total += 1; // a stale count, as a bug in a mutating call would leave it
+        r.check_invariants(10); // unchanged version: not walked again
+        let gone = r.remove(ConnId(2), "/b", Kinds::of(WatchKind::Data));
+        assert!(gone.is_empty());
+        r.check_invariants(10);
+    }
+}
