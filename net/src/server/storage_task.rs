@@ -1,8 +1,15 @@
 //! The storage thread (group commit) and the snapshot thread (off the commit path).
+//!
+//! The core task hands the snapshot thread a frozen [`TreeSnapshot`] (taken in
+//! O(nodes / 512) inside the core's step); the snapshot thread serializes it, writes the file
+//! and reports it for purge, so the commit path never pays for the encoding or the write.
+//! When several snapshots are queued, only the newest is written: each is a compaction hint,
+//! and a queued view keeps the tree's chunks shared (every first write to a chunk copies it).
 
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 
+use arbor_core::tree::TreeSnapshot;
 use arbor_core::types::Zxid;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -43,7 +50,7 @@ enum Msg {
 #[derive(Debug)]
 pub(crate) struct StorageHandle {
     tx: std_mpsc::Sender<Msg>,
-    snap_tx: std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    snap_tx: std_mpsc::Sender<(Zxid, TreeSnapshot)>,
     thread: Option<JoinHandle<()>>,
     snap_thread: Option<JoinHandle<()>>,
 }
@@ -57,9 +64,10 @@ impl StorageHandle {
         }
     }
 
-    /// Queues a compaction snapshot for the snapshot thread.
-    pub(crate) fn snapshot(&self, zxid: Zxid, data: Vec<u8>) {
-        if self.snap_tx.send((zxid, data)).is_err() {
+    /// Queues a compaction snapshot (a frozen view) for the snapshot thread, which
+    /// serializes and writes it. O(1) here.
+    pub(crate) fn snapshot(&self, zxid: Zxid, view: TreeSnapshot) {
+        if self.snap_tx.send((zxid, view)).is_err() {
             debug!("snapshot thread gone; snapshot dropped");
         }
     }
@@ -88,11 +96,20 @@ pub(crate) fn spawn<S: RuntimeStorage>(
     snap_retain_count: usize,
 ) -> StorageHandle {
     let (tx, rx) = std_mpsc::channel::<Msg>();
-    let (snap_tx, snap_rx) = std_mpsc::channel::<(Zxid, Vec<u8>)>();
+    let (snap_tx, snap_rx) = std_mpsc::channel::<(Zxid, TreeSnapshot)>();
     let snap_dir = storage.snapshot_dir();
     let back = tx.clone();
     let snap_thread = tokio::task::spawn_blocking(move || {
-        while let Ok((zxid, data)) = snap_rx.recv() {
+        while let Ok(mut next) = snap_rx.recv() {
+            // Only the newest queued snapshot is worth writing; dropping the older views
+            // ends their sharing of the tree's storage.
+            while let Ok(newer) = snap_rx.try_recv() {
+                debug!(skipped = %next.0, newer = %newer.0, "older queued snapshot skipped");
+                next = newer;
+            }
+            let (zxid, view) = next;
+            let data = view.serialize();
+            drop(view);
             match write_snapshot_file(&snap_dir, zxid, &data) {
                 Ok(path) => {
                     info!(%zxid, path = %path.display(), bytes = data.len(), "snapshot written");
