@@ -73,11 +73,11 @@ impl Driver {
     }
 }
 
-/// What the background thread does with a `Snapshot` output: produce the bytes (the
-/// serialization the core no longer does in its step, if it does not).
+/// What the background thread does with a `Snapshot` output: serialize the frozen view,
+/// as `net`'s snapshot thread does, then drop it (which ends its sharing of the tree).
 fn serialize_off_thread(out: Output) -> usize {
     match out {
-        Output::Snapshot { data, .. } => data.len(),
+        Output::Snapshot { view, .. } => view.serialize().len(),
         _ => 0,
     }
 }
