@@ -8,8 +8,12 @@
 //! Reports: the steps that emitted a snapshot (the stall), the other steps (p50 / p99 /
 //! max), and the background serialization time.
 //!
+//! With `HOLD_MS` > 0 the background thread does not serialize: it holds the view for that
+//! long and drops it, which isolates the copy-on-write cost from the CPU the serialization
+//! takes from the core's thread on a small machine.
+//!
 //! Usage: `cargo run --release -p arbor-benches --bin snapshot_stall [SERVICES [KEYS [WRITES
-//! [EVERY]]]]`.
+//! [EVERY [HOLD_MS]]]]]`.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -75,7 +79,11 @@ impl Driver {
 
 /// What the background thread does with a `Snapshot` output: serialize the frozen view,
 /// as `net`'s snapshot thread does, then drop it (which ends its sharing of the tree).
-fn serialize_off_thread(out: Output) -> usize {
+fn serialize_off_thread(out: Output, hold_ms: u64) -> usize {
+    if hold_ms > 0 {
+        std::thread::sleep(Duration::from_millis(hold_ms));
+        return 0;
+    }
     match out {
         Output::Snapshot { view, .. } => view.serialize().len(),
         _ => 0,
@@ -102,6 +110,7 @@ fn main() {
     let keys = args.next().unwrap_or(1000) as u32;
     let writes = args.next().unwrap_or(20_000);
     let every = args.next().unwrap_or(2_000);
+    let hold_ms = args.next().unwrap_or(0);
 
     let mut fx = Fixture::new();
     fx.populate(services, keys, 32);
@@ -123,7 +132,7 @@ fn main() {
         let mut times = Vec::new();
         while let Ok(out) = rx.recv() {
             let start = Instant::now();
-            let len = serialize_off_thread(out);
+            let len = serialize_off_thread(out, hold_ms);
             times.push((start.elapsed(), len));
         }
         times
