@@ -10,10 +10,11 @@
 //!
 //! With `HOLD_MS` > 0 the background thread does not serialize: it holds the view for that
 //! long and drops it, which isolates the copy-on-write cost from the CPU the serialization
-//! takes from the core's thread on a small machine.
+//! takes from the core's thread on a small machine. With `KEEP` = 1 it never drops a view
+//! before the writes end (so freeing the copied chunks does not overlap the steps either).
 //!
 //! Usage: `cargo run --release -p arbor-benches --bin snapshot_stall [SERVICES [KEYS [WRITES
-//! [EVERY [HOLD_MS]]]]]`.
+//! [EVERY [HOLD_MS [KEEP]]]]]]`.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -79,9 +80,12 @@ impl Driver {
 
 /// What the background thread does with a `Snapshot` output: serialize the frozen view,
 /// as `net`'s snapshot thread does, then drop it (which ends its sharing of the tree).
-fn serialize_off_thread(out: Output, hold_ms: u64) -> usize {
+fn serialize_off_thread(out: Output, hold_ms: u64, kept: &mut Option<Vec<Output>>) -> usize {
     if hold_ms > 0 {
         std::thread::sleep(Duration::from_millis(hold_ms));
+        if let Some(k) = kept {
+            k.push(out);
+        }
         return 0;
     }
     match out {
@@ -111,6 +115,7 @@ fn main() {
     let writes = args.next().unwrap_or(20_000);
     let every = args.next().unwrap_or(2_000);
     let hold_ms = args.next().unwrap_or(0);
+    let keep = args.next().unwrap_or(0) == 1;
 
     let mut fx = Fixture::new();
     fx.populate(services, keys, 32);
@@ -130,9 +135,10 @@ fn main() {
     let (tx, rx) = mpsc::channel::<Output>();
     let serializer = std::thread::spawn(move || {
         let mut times = Vec::new();
+        let mut kept = keep.then(Vec::new);
         while let Ok(out) = rx.recv() {
             let start = Instant::now();
-            let len = serialize_off_thread(out, hold_ms);
+            let len = serialize_off_thread(out, hold_ms, &mut kept);
             times.push((start.elapsed(), len));
         }
         times
