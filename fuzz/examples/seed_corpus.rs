@@ -125,7 +125,7 @@ fn main() {
         .iter()
         .rev()
         .find_map(|o| match o {
-            Output::Snapshot { zxid, data } => Some((*zxid, data.clone())),
+            Output::Snapshot { zxid, view } => Some((*zxid, view.serialize())),
             _ => None,
         })
         .expect("the leader scenario takes a compaction snapshot");

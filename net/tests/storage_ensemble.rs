@@ -116,7 +116,8 @@ impl Ensemble {
             while let Some(out) = n.replica.poll_output() {
                 match StorageOp::from_output(out) {
                     Ok(op) => ops.push(op),
-                    Err(Output::Snapshot { zxid, data }) => {
+                    Err(Output::Snapshot { zxid, view }) => {
+                        let data = view.serialize();
                         n.storage.save_snapshot(zxid, &data).expect("snapshot");
                         n.storage.purge(3).expect("purge");
                     }

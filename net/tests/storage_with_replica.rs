@@ -62,7 +62,8 @@ impl Node {
             while let Some(out) = self.replica.poll_output() {
                 match StorageOp::from_output(out) {
                     Ok(op) => ops.push(op),
-                    Err(Output::Snapshot { zxid, data }) => {
+                    Err(Output::Snapshot { zxid, view }) => {
+                        let data = view.serialize();
                         self.storage.save_snapshot(zxid, &data).expect("snapshot");
                         self.storage.purge(3).expect("purge");
                     }

@@ -10,6 +10,9 @@
 //!   ignored.
 //! - `Snapshot` is a compaction hint: the driver may write it in the background and, once
 //!   it is durable, drop log records with zxid ≤ its zxid. Nothing in the core waits on it.
+//!   It carries a frozen [`TreeSnapshot`], not bytes: taking it costs the core's step
+//!   O(nodes / 512), and the driver calls [`TreeSnapshot::serialize`] off the commit path
+//!   (a driver may also skip a snapshot when a newer one is already queued).
 //!
 //! Recovery: what storage returns is a [`Recovered`]; log records are replayed in order
 //! (a `TruncateLog` removes records with zxid above its bound, an `InstallSnapshot`
@@ -26,6 +29,7 @@ use crate::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, ResponseBody, WatcherEvent,
 };
 use crate::proto::jute::{ErrorReply, Request, RequestHeader};
+use crate::tree::TreeSnapshot;
 use crate::txn::Txn;
 use crate::types::{ConnId, Epoch, PersistToken, ServerId, Zxid};
 use crate::zab::PeerMessage;
@@ -202,10 +206,11 @@ pub enum Output {
     },
     /// Compaction: a snapshot of the applied tree at `zxid`.
     Snapshot {
-        /// Last zxid applied in `data`.
+        /// Last zxid applied in `view`.
         zxid: Zxid,
-        /// `DataTree::serialize` bytes.
-        data: Vec<u8>,
+        /// The frozen tree; `view.serialize()` gives the `DataTree::serialize` bytes of
+        /// the tree at `zxid`. Serialize it off the commit path.
+        view: TreeSnapshot,
     },
     /// Remove every log record of a transaction with zxid > `after_zxid`.
     TruncateLog {

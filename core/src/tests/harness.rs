@@ -206,14 +206,14 @@ impl Cluster {
                 Output::InstallSnapshot { token, zxid, data } => self.disks[i]
                     .pending
                     .push((*token, Effect::Install(*zxid, data.clone()))),
-                Output::Snapshot { zxid, data } => {
+                Output::Snapshot { zxid, view } => {
                     // A snapshot holds committed state only; model it as written at once.
                     if self.disks[i]
                         .snapshot
                         .as_ref()
                         .is_none_or(|(z, _)| z < zxid)
                     {
-                        self.disks[i].snapshot = Some((*zxid, data.clone()));
+                        self.disks[i].snapshot = Some((*zxid, view.serialize()));
                     }
                 }
                 Output::CloseClient { .. }

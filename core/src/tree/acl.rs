@@ -21,17 +21,35 @@ use std::sync::Arc;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use super::cow::CowVec;
 use crate::types::{Acl, ErrorCode, Id, Perms};
 
 /// Shared, deduplicated ACL lists; nodes hold a `u32` index (`ReferenceCountedACLCache`).
+/// The entries are copy-on-write so that a snapshot can keep a frozen view of them.
 #[derive(Debug, Default)]
 pub(crate) struct AclTable {
-    entries: Vec<Option<AclEntry>>,
+    entries: CowVec<Option<AclEntry>>,
     by_list: BTreeMap<Arc<[Acl]>, u32>,
     free: Vec<u32>,
 }
 
-#[derive(Debug)]
+/// A frozen view of an [`AclTable`]'s lists by index (for a snapshot): later changes to
+/// the table never change what it returns.
+#[derive(Clone, Debug)]
+pub(crate) struct AclLists(CowVec<Option<AclEntry>>);
+
+impl AclLists {
+    /// The list at `idx` (live when the view was taken).
+    pub fn get(&self, idx: u32) -> &Arc<[Acl]> {
+        &live_entry(&self.0, idx).list
+    }
+}
+
+fn live_entry(entries: &CowVec<Option<AclEntry>>, idx: u32) -> &AclEntry {
+    entries.get(idx as usize).as_ref().expect("live ACL entry")
+}
+
+#[derive(Clone, Debug)]
 struct AclEntry {
     list: Arc<[Acl]>,
     refs: u32,
@@ -42,7 +60,9 @@ impl AclTable {
     /// Adds one reference to `list`, storing it if new; returns its index.
     pub fn intern(&mut self, list: &[Acl]) -> u32 {
         if let Some(&idx) = self.by_list.get(list) {
-            let e = self.entries[idx as usize]
+            let e = self
+                .entries
+                .get_mut(idx as usize)
                 .as_mut()
                 .expect("indexed entry is live");
             e.refs += 1;
@@ -55,7 +75,7 @@ impl AclTable {
             hash: acl_list_hash(list),
         };
         let idx = if let Some(i) = self.free.pop() {
-            self.entries[i as usize] = Some(entry);
+            *self.entries.get_mut(i as usize) = Some(entry);
             i
         } else {
             self.entries.push(Some(entry));
@@ -67,13 +87,12 @@ impl AclTable {
 
     /// Drops one reference to entry `idx`.
     pub fn release(&mut self, idx: u32) {
-        let e = self.entries[idx as usize]
-            .as_mut()
-            .expect("releasing a live ACL entry");
+        let slot = self.entries.get_mut(idx as usize);
+        let e = slot.as_mut().expect("releasing a live ACL entry");
         assert!(e.refs > 0, "ACL refcount underflow");
         e.refs -= 1;
         if e.refs == 0 {
-            let e = self.entries[idx as usize].take().expect("entry is live");
+            let e = slot.take().expect("entry is live");
             self.by_list.remove(&e.list);
             self.free.push(idx);
         }
@@ -81,27 +100,30 @@ impl AclTable {
 
     /// The list at `idx`.
     pub fn get(&self, idx: u32) -> &Arc<[Acl]> {
-        &self.entries[idx as usize]
-            .as_ref()
-            .expect("live ACL entry")
-            .list
+        &live_entry(&self.entries, idx).list
     }
 
     /// The content hash of the list at `idx` (for the tree digest).
     pub fn hash(&self, idx: u32) -> u64 {
-        self.entries[idx as usize]
-            .as_ref()
-            .expect("live ACL entry")
-            .hash
+        live_entry(&self.entries, idx).hash
+    }
+
+    /// A frozen view of the lists, O(entries / CHUNK_SLOTS).
+    pub fn frozen(&self) -> AclLists {
+        AclLists(self.entries.clone())
     }
 
     /// Reference count of `idx` (0 when free).
     #[cfg(test)]
     pub fn refs(&self, idx: u32) -> u32 {
-        self.entries
-            .get(idx as usize)
-            .and_then(|e| e.as_ref())
-            .map_or(0, |e| e.refs)
+        if (idx as usize) < self.entries.len() {
+            self.entries
+                .get(idx as usize)
+                .as_ref()
+                .map_or(0, |e| e.refs)
+        } else {
+            0
+        }
     }
 
     /// Number of live entries.

@@ -27,6 +27,7 @@ impl DataTree {
 
     /// Every invariant, O(n): links, indexes, kind sets, ACL refcounts, digest.
     pub fn check_invariants_full(&self) {
+        self.arena.check_invariants();
         for p in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
             assert!(self.resolve(p).is_some(), "{p} missing");
         }

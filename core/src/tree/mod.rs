@@ -30,6 +30,7 @@
 //!   masks digest hashes as `user:x` without ADMIN.
 
 mod acl;
+mod cow;
 mod digest;
 mod expiry;
 mod index;
@@ -46,6 +47,7 @@ mod snapshot;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::types::{Acl, SessionId, Zxid};
 
@@ -64,11 +66,11 @@ pub use prep::{
     prep, CreateOp, NodeLookup, NodeView, PendingChanges, PrepContext, PrepRejected, WriteOp,
 };
 pub use read::{ReadOp, ReadResult};
-pub use snapshot::SnapshotError;
+pub use snapshot::{SnapshotError, TreeSnapshot};
 
 use acl::AclTable;
 use index::PathIndex;
-use node::{Arena, Node, NONE, ROOT};
+use node::{node_at, Arena, Node, NodeSlots, NONE, ROOT};
 
 /// Tree configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +107,8 @@ pub struct DataTree {
     ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
-    sessions: BTreeMap<SessionId, i32>,
+    /// Shared with snapshots taken while the map is unchanged (copied on the next write).
+    sessions: Arc<BTreeMap<SessionId, i32>>,
     digest: u64,
     node_count: usize,
     last_zxid: Zxid,
@@ -161,7 +164,7 @@ impl DataTree {
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
-            sessions: BTreeMap::new(),
+            sessions: Arc::default(),
             digest: 0,
             node_count: 0,
             last_zxid: Zxid::ZERO,
@@ -241,27 +244,8 @@ impl DataTree {
     }
 
     /// Visits every node in pre-order, children sorted by name.
-    fn walk(&self, mut f: impl FnMut(&str, u32)) {
-        let mut stack: Vec<(String, u32)> = vec![(ROOT_PATH.to_string(), ROOT)];
-        while let Some((path, id)) = stack.pop() {
-            f(&path, id);
-            let mut kids: Vec<(&str, u32)> = self
-                .arena
-                .get(id)
-                .child_ids()
-                .iter()
-                .map(|&c| (self.arena.get(c).name(), c))
-                .collect();
-            kids.sort_unstable();
-            for &(name, c) in kids.iter().rev() {
-                let child_path = if id == ROOT {
-                    format!("/{name}")
-                } else {
-                    format!("{path}/{name}")
-                };
-                stack.push((child_path, c));
-            }
-        }
+    fn walk(&self, f: impl FnMut(&str, u32)) {
+        walk(self.arena.slots_ref(), f);
     }
 
     /// Attaches a new child under `parent` without touching the parent's stat (used for
@@ -359,6 +343,29 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         parent
+    }
+}
+
+/// Visits every node of `slots` (a live arena's or a frozen view's) in pre-order from the
+/// root, children sorted by name, with each node's full path.
+fn walk(slots: &NodeSlots, mut f: impl FnMut(&str, u32)) {
+    let mut stack: Vec<(String, u32)> = vec![(ROOT_PATH.to_string(), ROOT)];
+    while let Some((path, id)) = stack.pop() {
+        f(&path, id);
+        let mut kids: Vec<(&str, u32)> = node_at(slots, id)
+            .child_ids()
+            .iter()
+            .map(|&c| (node_at(slots, c).name(), c))
+            .collect();
+        kids.sort_unstable();
+        for &(name, c) in kids.iter().rev() {
+            let child_path = if id == ROOT {
+                format!("/{name}")
+            } else {
+                format!("{path}/{name}")
+            };
+            stack.push((child_path, c));
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! and the simulator fails any run in which one happens (its peers are honest).
 //! Each keeps the digest, the ACL reference counts and the kind indexes exact.
 
+use std::sync::Arc;
+
 use crate::types::{Acl, SessionId, Stat, WallMillis, Zxid};
 
 use super::node::{NodeKind, StoredStat};
@@ -195,7 +197,7 @@ impl DataTree {
 
     /// Registers a session.
     pub(crate) fn apply_create_session(&mut self, session: SessionId, timeout_ms: i32) {
-        self.sessions.insert(session, timeout_ms);
+        Arc::make_mut(&mut self.sessions).insert(session, timeout_ms);
     }
 
     /// Closes a session: deletes the listed paths that are still its ephemerals, then any
@@ -207,7 +209,9 @@ impl DataTree {
         listed: &[String],
         zxid: Zxid,
     ) -> Vec<String> {
-        self.sessions.remove(&session);
+        if self.sessions.contains_key(&session) {
+            Arc::make_mut(&mut self.sessions).remove(&session);
+        }
         let mut deleted = Vec::new();
         for path in listed {
             let owned = self

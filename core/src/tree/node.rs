@@ -1,8 +1,10 @@
 //! The compact znode record and the arena that owns every node.
 //!
 //! A node is ~100 bytes plus ONE heap allocation holding its name followed by its data.
-//! Nodes live in a `Vec` indexed by a `u32` id with a free list; a node knows its parent and
-//! its position in the parent's child list so that removal is O(1) (`swap_remove`).
+//! Nodes live in a chunked copy-on-write vector ([`CowVec`]) indexed by a `u32` id with a
+//! free list; a node knows its parent and its position in the parent's child list so that
+//! removal is O(1) (`swap_remove`). A clone of the slots ([`Arena::frozen`]) is a snapshot's
+//! frozen view of every node, taken without copying any node.
 //!
 //! The node kind is stored as ZooKeeper stores it, in the raw `ephemeralOwner`
 //! (`EphemeralType`): 0 persistent, `i64::MIN` container, `0xFF00_0000_0000_0000 | ttl` TTL,
@@ -14,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cow::CowVec;
 use crate::types::{SessionId, Stat};
 
 /// The "no node" id (also the root's parent).
@@ -139,8 +142,9 @@ impl StoredStat {
     }
 }
 
-/// One znode. Field order is chosen for packing (see the size test).
-#[derive(Debug)]
+/// One znode. Field order is chosen for packing (see the size test). `Clone` is a deep copy
+/// (used when a write unshares an arena chunk that a snapshot still reads).
+#[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub czxid: i64,
     pub mzxid: i64,
@@ -293,10 +297,20 @@ impl Node {
     }
 }
 
+/// Every node slot (live and free), copy-on-write: a clone is a frozen view.
+pub(crate) type NodeSlots = CowVec<Node>;
+
+/// The node with this id in `slots` (a live arena's or a frozen view's).
+pub(crate) fn node_at(slots: &NodeSlots, id: u32) -> &Node {
+    let n = slots.get(id as usize);
+    debug_assert!(!n.is_vacant(), "reading a vacant slot");
+    n
+}
+
 /// Owner of every node, indexed by id, with slot reuse.
 #[derive(Debug, Default)]
 pub(crate) struct Arena {
-    nodes: Vec<Node>,
+    nodes: NodeSlots,
     free: Vec<u32>,
 }
 
@@ -305,7 +319,7 @@ impl Arena {
     pub fn alloc(&mut self, node: Node) -> u32 {
         assert!(!node.is_vacant(), "allocating a vacant node");
         if let Some(id) = self.free.pop() {
-            let slot = &mut self.nodes[id as usize];
+            let slot = self.nodes.get_mut(id as usize);
             assert!(slot.is_vacant(), "free list names a live node");
             *slot = node;
             id
@@ -319,7 +333,7 @@ impl Arena {
 
     /// Frees a slot and returns the node that was there.
     pub fn release(&mut self, id: u32) -> Node {
-        let node = std::mem::replace(&mut self.nodes[id as usize], Node::vacant());
+        let node = std::mem::replace(self.nodes.get_mut(id as usize), Node::vacant());
         assert!(!node.is_vacant(), "releasing a vacant slot");
         self.free.push(id);
         node
@@ -327,16 +341,25 @@ impl Arena {
 
     /// The node with this id.
     pub fn get(&self, id: u32) -> &Node {
-        let n = &self.nodes[id as usize];
-        debug_assert!(!n.is_vacant(), "reading a vacant slot");
+        node_at(&self.nodes, id)
+    }
+
+    /// The node with this id, mutably (copies its chunk first if a snapshot shares it).
+    pub fn get_mut(&mut self, id: u32) -> &mut Node {
+        let n = self.nodes.get_mut(id as usize);
+        debug_assert!(!n.is_vacant(), "writing a vacant slot");
         n
     }
 
-    /// The node with this id, mutably.
-    pub fn get_mut(&mut self, id: u32) -> &mut Node {
-        let n = &mut self.nodes[id as usize];
-        debug_assert!(!n.is_vacant(), "writing a vacant slot");
-        n
+    /// The slots, for walking them.
+    pub fn slots_ref(&self) -> &NodeSlots {
+        &self.nodes
+    }
+
+    /// A frozen view of every slot, O(slots / CHUNK_SLOTS): later writes to this arena
+    /// never change what it reads.
+    pub fn frozen(&self) -> NodeSlots {
+        self.nodes.clone()
     }
 
     /// Number of slots (live and free).
@@ -350,13 +373,18 @@ impl Arena {
         self.free.len()
     }
 
+    /// Checks the slot storage's chunk layout.
+    #[cfg(any(test, debug_assertions, feature = "invariants"))]
+    pub fn check_invariants(&self) {
+        self.nodes.check_invariants();
+    }
+
     /// Approximate heap bytes owned by the arena and its nodes, counting allocator
     /// rounding as 16-byte size classes plus an 8-byte header per allocation.
     pub fn heap_bytes_estimate(&self) -> usize {
         let alloc = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
-        let mut total =
-            self.nodes.capacity() * std::mem::size_of::<Node>() + self.free.capacity() * 4;
-        for n in &self.nodes {
+        let mut total = self.nodes.heap_bytes() + self.free.capacity() * 4;
+        for n in self.nodes.iter() {
             total += alloc(n.bytes.len());
             if let Some(kids) = &n.children {
                 total += alloc(std::mem::size_of::<Vec<u32>>()) + alloc(kids.capacity() * 4);

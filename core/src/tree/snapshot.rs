@@ -1,22 +1,33 @@
-//! Whole-tree snapshots (serde + postcard) for later issues (sync by SNAP, compaction).
+//! Whole-tree snapshots (serde + postcard), for SNAP sync and compaction.
 //!
 //! Output: bytes in a canonical order — nodes in pre-order with children sorted by name,
 //! ACL lists numbered by first use — so equal trees give equal bytes whatever their
 //! history. Input: such bytes, validated (they may come from disk or a peer): a malformed
 //! snapshot is a [`SnapshotError`], never a panic.
 //!
-//! Invariant: `deserialize(serialize(t))` has the same digest, stats, data, ACLs,
-//! ephemerals and sessions as `t`.
+//! Taking a snapshot and encoding it are separate: [`DataTree::snapshot`] freezes the tree
+//! in O(nodes / 512) (it shares the copy-on-write node and ACL storage and the session
+//! map), and [`TreeSnapshot::serialize`] produces the bytes later, on any thread, while the
+//! tree goes on changing. [`DataTree::serialize`] is the two in one step, so both give the
+//! same bytes by construction.
+//!
+//! Invariants:
+//! - `deserialize(serialize(t))` has the same digest, stats, data, ACLs, ephemerals and
+//!   sessions as `t`.
+//! - `t.snapshot().serialize()` equals `t.serialize()` at the moment of `snapshot()`,
+//!   whatever is applied to `t` afterwards.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::types::{Acl, SessionId, Zxid};
 
-use super::node::{Node, NodeKind, StoredStat};
+use super::acl::AclLists;
+use super::node::{node_at, Node, NodeKind, NodeSlots, StoredStat};
 use super::path::{split_parent, validate_path, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
-use super::{DataTree, TreeConfig};
+use super::{walk, DataTree, TreeConfig};
 
 /// Format version written first in every snapshot.
 const SNAPSHOT_VERSION: u32 = 1;
@@ -98,14 +109,61 @@ struct SnapNode {
     acl: u32,
 }
 
-impl DataTree {
-    /// The whole tree as canonical bytes.
+/// A frozen view of a whole tree at one zxid, for a compaction snapshot: cheap to take
+/// (O(nodes / 512)), `Send + Sync`, and serialized later, off the core's step, into exactly
+/// the bytes [`DataTree::serialize`] gave when it was taken.
+///
+/// While it lives, the first write to each 512-node chunk of the tree copies that chunk
+/// (and the first session change copies the session map); dropping it ends the sharing.
+#[derive(Clone)]
+pub struct TreeSnapshot {
+    nodes: NodeSlots,
+    acls: AclLists,
+    sessions: Arc<BTreeMap<SessionId, i32>>,
+    last_zxid: Zxid,
+    node_count: usize,
+    digest: u64,
+}
+
+// The view crosses to the driver's snapshot thread.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TreeSnapshot>();
+};
+
+impl std::fmt::Debug for TreeSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeSnapshot")
+            .field("last_zxid", &self.last_zxid)
+            .field("node_count", &self.node_count)
+            .field("digest", &format_args!("{:016x}", self.digest))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TreeSnapshot {
+    /// zxid of the last txn the snapshot contains.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// Number of znodes in the snapshot.
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// The tree's digest when the snapshot was taken.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The snapshot as canonical bytes (O(n); meant for a thread other than the core's).
     pub fn serialize(&self) -> Vec<u8> {
         let mut acl_numbers: BTreeMap<u32, u32> = BTreeMap::new();
         let mut acls = Vec::new();
         let mut nodes = Vec::with_capacity(self.node_count);
-        self.walk(|path, id| {
-            let n = self.arena.get(id);
+        walk(&self.nodes, |path, id| {
+            let n = node_at(&self.nodes, id);
             let acl = *acl_numbers.entry(n.acl).or_insert_with(|| {
                 acls.push(self.acls.get(n.acl).to_vec());
                 (acls.len() - 1) as u32
@@ -117,6 +175,7 @@ impl DataTree {
                 acl,
             });
         });
+        assert_eq!(nodes.len(), self.node_count, "snapshot walk count");
         let snap = Snapshot {
             version: SNAPSHOT_VERSION,
             last_zxid: self.last_zxid,
@@ -126,6 +185,26 @@ impl DataTree {
         };
         // Serializing plain owned data into a Vec cannot fail.
         postcard::to_allocvec(&snap).expect("snapshot serializes")
+    }
+}
+
+impl DataTree {
+    /// A frozen view of the whole tree as it is now, in O(nodes / 512) and without copying
+    /// any node; [`TreeSnapshot::serialize`] turns it into bytes later.
+    pub fn snapshot(&self) -> TreeSnapshot {
+        TreeSnapshot {
+            nodes: self.arena.frozen(),
+            acls: self.acls.frozen(),
+            sessions: Arc::clone(&self.sessions),
+            last_zxid: self.last_zxid,
+            node_count: self.node_count,
+            digest: self.digest,
+        }
+    }
+
+    /// The whole tree as canonical bytes.
+    pub fn serialize(&self) -> Vec<u8> {
+        self.snapshot().serialize()
     }
 
     /// Rebuilds a tree from [`DataTree::serialize`] output.
@@ -188,7 +267,7 @@ impl DataTree {
                 return Err(SnapshotError::BuiltInKind { path });
             }
         }
-        tree.sessions = snap.sessions.into_iter().collect();
+        tree.sessions = Arc::new(snap.sessions.into_iter().collect());
         tree.last_zxid = snap.last_zxid;
         Ok(tree)
     }

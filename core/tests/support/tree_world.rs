@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use arbor_core::tree::{
     digest_id, prep, CreateOp, DataTree, ExpiryKind, PendingChanges, PrepContext, TreeConfig,
-    WriteOp,
+    TreeSnapshot, WriteOp,
 };
 use arbor_core::txn::{apply, OpResult};
 use arbor_core::types::{Acl, ErrorCode, Id, Perms, SessionId, Stat, WallMillis, Zxid};
@@ -512,6 +512,9 @@ pub struct World {
     pub seen: BTreeMap<&'static str, usize>,
     pub config: TreeConfig,
     steps: usize,
+    /// A snapshot view taken at the last checkpoint and the bytes `serialize()` gave then:
+    /// at the next checkpoint, after the steps in between, the view must still give them.
+    view: Option<(TreeSnapshot, Vec<u8>)>,
 }
 
 impl World {
@@ -529,11 +532,13 @@ impl World {
             seen: BTreeMap::new(),
             config,
             steps: 0,
+            view: None,
         }
     }
 
     /// Applies one step to the tree and the model, compares them, and every 97 steps
-    /// checks that a snapshot round trip keeps the digest.
+    /// checks that a snapshot round trip keeps the digest and that the snapshot view taken
+    /// 97 steps earlier still serializes to the bytes of its moment.
     pub fn run_step(&mut self, step: &Step) {
         match step {
             Step::Write { session, op } => {
@@ -552,13 +557,21 @@ impl World {
         }
         self.check_everything();
         if self.steps.is_multiple_of(97) {
-            let copy = DataTree::deserialize(&self.tree.serialize(), self.config.clone())
-                .expect("snapshot loads");
+            let bytes = self.tree.serialize();
+            let copy = DataTree::deserialize(&bytes, self.config.clone()).expect("snapshot loads");
             assert_eq!(
                 copy.digest(),
                 self.tree.digest(),
                 "snapshot round trip keeps the digest"
             );
+            if let Some((view, then)) = self.view.take() {
+                assert!(
+                    view.serialize() == then,
+                    "a snapshot view changed after later writes (taken at zxid {})",
+                    view.last_zxid()
+                );
+            }
+            self.view = Some((self.tree.snapshot(), bytes));
         }
         self.steps += 1;
     }

@@ -405,7 +405,8 @@ impl Driver {
         while let Some(out) = replica.poll_output() {
             match StorageOp::from_output(out) {
                 Ok(op) => ops.push(op),
-                Err(Output::Snapshot { zxid, data }) => storage.snapshot(zxid, data),
+                // Only the frozen view crosses here; the snapshot thread serializes it.
+                Err(Output::Snapshot { zxid, view }) => storage.snapshot(zxid, view),
                 Err(Output::ConnectResponse { conn, response }) => {
                     self.route(conn, ConnOut::Connect(response))
                 }

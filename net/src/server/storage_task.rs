@@ -4,12 +4,20 @@
 //! would stall the whole simulation): the storage work runs as one madsim task instead (the
 //! `sim` module). Both variants share the group-commit step (`group_commit`) and the purge
 //! (`purge`), so they report `Persisted` and failures the same way.
+//!
+//! The core task hands the snapshot thread a frozen [`TreeSnapshot`] (taken in
+//! O(nodes / 512) inside the core's step); the snapshot thread serializes it, writes the file
+//! and reports it for purge, so the commit path never pays for the encoding or the write.
+//! When several snapshots are queued, only the newest is written: each is a compaction hint,
+//! and a queued view keeps the tree's chunks shared (every first write to a chunk copies it).
 
 #[cfg(not(madsim))]
 use std::path::PathBuf;
 #[cfg(not(madsim))]
 use std::sync::mpsc as std_mpsc;
 
+#[cfg(not(madsim))]
+use arbor_core::tree::TreeSnapshot;
 use arbor_core::types::PersistToken;
 #[cfg(not(madsim))]
 use arbor_core::types::Zxid;
@@ -114,7 +122,7 @@ enum Msg {
 #[derive(Debug)]
 pub(crate) struct StorageHandle {
     tx: std_mpsc::Sender<Msg>,
-    snap_tx: std_mpsc::Sender<(Zxid, Vec<u8>)>,
+    snap_tx: std_mpsc::Sender<(Zxid, TreeSnapshot)>,
     thread: Option<JoinHandle<()>>,
     snap_thread: Option<JoinHandle<()>>,
 }
@@ -129,9 +137,10 @@ impl StorageHandle {
         }
     }
 
-    /// Queues a compaction snapshot for the snapshot thread.
-    pub(crate) fn snapshot(&self, zxid: Zxid, data: Vec<u8>) {
-        if self.snap_tx.send((zxid, data)).is_err() {
+    /// Queues a compaction snapshot (a frozen view) for the snapshot thread, which
+    /// serializes and writes it. O(1) here.
+    pub(crate) fn snapshot(&self, zxid: Zxid, view: TreeSnapshot) {
+        if self.snap_tx.send((zxid, view)).is_err() {
             debug!("snapshot thread gone; snapshot dropped");
         }
     }
@@ -161,11 +170,20 @@ pub(crate) fn spawn<S: RuntimeStorage>(
     snap_retain_count: usize,
 ) -> StorageHandle {
     let (tx, rx) = std_mpsc::channel::<Msg>();
-    let (snap_tx, snap_rx) = std_mpsc::channel::<(Zxid, Vec<u8>)>();
+    let (snap_tx, snap_rx) = std_mpsc::channel::<(Zxid, TreeSnapshot)>();
     let snap_dir = storage.snapshot_dir();
     let back = tx.clone();
     let snap_thread = tokio::task::spawn_blocking(move || {
-        while let Ok((zxid, data)) = snap_rx.recv() {
+        while let Ok(mut next) = snap_rx.recv() {
+            // Only the newest queued snapshot is worth writing; dropping the older views
+            // ends their sharing of the tree's storage.
+            while let Ok(newer) = snap_rx.try_recv() {
+                debug!(skipped = %next.0, newer = %newer.0, "older queued snapshot skipped");
+                next = newer;
+            }
+            let (zxid, view) = next;
+            let data = view.serialize();
+            drop(view);
             match write_snapshot_file(&snap_dir, zxid, &data) {
                 Ok(path) => {
                     info!(%zxid, path = %path.display(), bytes = data.len(), "snapshot written");
@@ -246,6 +264,7 @@ pub(crate) fn spawn<S: RuntimeStorage>(
 mod sim {
     use std::time::Duration;
 
+    use arbor_core::tree::TreeSnapshot;
     use arbor_core::types::Zxid;
     use tokio::sync::mpsc;
     use tokio::task::JoinHandle;
@@ -260,8 +279,8 @@ mod sim {
     enum Msg {
         /// Token-bearing ops, in output order.
         Ops(Vec<StorageOp>),
-        /// A compaction snapshot to save.
-        Snapshot(Zxid, Vec<u8>),
+        /// A compaction snapshot (a frozen view) to serialize and save.
+        Snapshot(Zxid, TreeSnapshot),
         Stop,
     }
 
@@ -282,8 +301,8 @@ mod sim {
         }
 
         /// Queues a compaction snapshot (saved after the ops queued before it).
-        pub(crate) fn snapshot(&self, zxid: Zxid, data: Vec<u8>) {
-            if self.tx.send(Msg::Snapshot(zxid, data)).is_err() {
+        pub(crate) fn snapshot(&self, zxid: Zxid, view: TreeSnapshot) {
+            if self.tx.send(Msg::Snapshot(zxid, view)).is_err() {
                 debug!("storage task gone; snapshot dropped");
             }
         }
@@ -342,7 +361,9 @@ mod sim {
                     ops.clear();
                 }
                 if !snaps.is_empty() {
-                    for (zxid, data) in snaps {
+                    for (zxid, view) in snaps {
+                        let data = view.serialize();
+                        drop(view);
                         match storage.save_snapshot(zxid, &data) {
                             Ok(()) => info!(%zxid, bytes = data.len(), "snapshot written"),
                             // Compaction is best effort: the log still holds everything.

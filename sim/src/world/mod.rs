@@ -903,9 +903,12 @@ impl World {
                 node.disk.push(Some(token), Effect::Install(zxid, data));
                 self.schedule_sync(n, token);
             }
-            Output::Snapshot { zxid, data } => {
+            Output::Snapshot { zxid, view } => {
+                // The simulator is single-threaded: serialize the frozen view at once (the
+                // bytes are those of the tree at `zxid` whatever was applied since).
                 let node = &mut self.nodes[n];
-                node.disk.push(None, Effect::Snapshot(zxid, data));
+                node.disk
+                    .push(None, Effect::Snapshot(zxid, view.serialize()));
             }
             Output::Reply { conn, header, body } => {
                 self.server_to_client(conn.0, S2C::Reply(header, body.map(Box::new)))

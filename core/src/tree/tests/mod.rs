@@ -6,6 +6,7 @@ use crate::txn::{apply, OpResult, Txn, TxnBody, WatchTrigger};
 use crate::types::{Acl, ErrorCode, EventType, Id, Perms, SessionId, Stat, WallMillis, Zxid};
 
 mod acls;
+mod snapshot_view;
 mod state;
 mod writes;
 
