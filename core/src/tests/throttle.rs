@@ -215,3 +215,26 @@ fn connection_past_its_hard_queue_bound_is_closed_and_others_resume() {
         .iter()
         .any(|o| matches!(o, Output::PauseReads { conn } | Output::ResumeReads { conn } if *conn == ConnId(2))));
 }
+
+#[test]
+fn writes_queued_for_a_learner_are_dropped_when_its_link_goes() {
+    let mut c = Cluster::with_config(3, |cfg| cfg.proposals_inflight_max = 1);
+    let l = c.elect();
+    let f = follower(&c, l);
+    c.connect(f, 1);
+    c.auto_persist[l] = false;
+    for xid in 1..=3 {
+        c.send(f, 1, xid, create(&format!("/g{xid}")));
+    }
+    c.settle();
+    assert_eq!(c.nodes[l].leader_queued_writes(), Some(2));
+    // After a restart the learner numbers its requests from 1 again: an old queued write
+    // proposed under its origin would be matched to an unrelated new request.
+    c.step(
+        l,
+        crate::replica::Input::PeerDisconnected {
+            peer: super::harness::sid(f),
+        },
+    );
+    assert_eq!(c.nodes[l].leader_queued_writes(), Some(0));
+}

@@ -130,6 +130,16 @@ impl Leader {
 
     pub(crate) fn remove_learner(&mut self, peer: ServerId) {
         self.learners.remove(&peer);
+        self.forget_learner_writes(peer);
+    }
+
+    /// Drops the queued writes `peer` forwarded: its link is gone, so its pipeline dropped
+    /// their connections, and after a restart it numbers requests from 1 again — an old
+    /// write proposed with its origin would be matched to a new, unrelated request.
+    fn forget_learner_writes(&mut self, peer: ServerId) {
+        self.queued.retain(|w| {
+            !matches!(w.requester, Requester::Client { server, origin: Some(_) } if server == peer)
+        });
     }
 
     pub(super) fn streaming_learners(&self) -> Vec<ServerId> {
@@ -310,6 +320,8 @@ impl Replica {
         if l.learners.get(&from).is_some_and(|x| x.nonce == nonce) {
             return; // a retransmission of the attempt we are already handling
         }
+        // A new attempt of this learner: what it forwarded before is not its to claim.
+        l.forget_learner_writes(from);
         l.learners.insert(
             from,
             Learner {
