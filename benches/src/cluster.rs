@@ -197,7 +197,11 @@ impl MemCluster {
             Output::CloseClient { conn, reason } => {
                 panic!("connection {conn:?} closed by replica {i}: {reason:?}")
             }
-            Output::Notify { .. } | Output::Snapshot { .. } => {}
+            // The benches feed requests explicitly, a batch at a time; pausing is for sockets.
+            Output::Notify { .. }
+            | Output::PauseReads { .. }
+            | Output::ResumeReads { .. }
+            | Output::Snapshot { .. } => {}
         }
     }
 }

@@ -141,6 +141,12 @@ pub struct SimArgs {
     /// Ops per client session are drawn from 20..OPS_MAX.
     #[arg(long, default_value_t = 400)]
     ops_max: u32,
+    /// The replicas' proposal window (`proposals_inflight_max`; 0 = the default).
+    #[arg(long, default_value_t = 0)]
+    window: usize,
+    /// The replicas' client outstanding limit (`client_outstanding_max`; 0 = the default).
+    #[arg(long, default_value_t = 0)]
+    outstanding: usize,
     /// Workload mix `RARE:W0,...,W8` (rare-op probability; weights of create, create2,
     /// setData, delete, multi, getData, exists, getChildren, sync).
     #[arg(long)]
@@ -219,6 +225,8 @@ impl SimArgs {
                 site_prob: self.buggify_site_prob,
                 fire_prob: self.buggify_fire_prob,
             },
+            proposals_inflight_max: self.window,
+            client_outstanding_max: self.outstanding,
         };
         Ok(if self.no_faults { o.no_faults() } else { o })
     }

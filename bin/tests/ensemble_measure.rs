@@ -46,8 +46,8 @@ fn latency(addr: SocketAddr, path: &str, n: usize) -> Vec<Duration> {
 
 /// Acknowledged setData per second with `clients` sessions spread over `addrs`, each
 /// keeping `depth` requests in flight, for `run`; and how many sessions the server closed
-/// (the leader sheds load by closing a connection when its proposals in flight are at
-/// `proposals_inflight_max`).
+/// (none expected: beyond `proposals_inflight_max` the leader queues writes, and servers
+/// throttle by pausing reads instead of closing connections).
 fn throughput(addrs: &[SocketAddr], clients: usize, depth: usize, run: Duration) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..clients)

@@ -32,5 +32,7 @@ pub mod zab;
 #[cfg(test)]
 mod tests;
 
-pub use replica::{CloseReason, Config, Input, LogRecord, Output, Recovered, Replica, SyncMode};
+pub use replica::{
+    CloseReason, Config, Input, LogRecord, Output, RecoverError, Recovered, Replica, SyncMode,
+};
 pub use zab::PeerMessage;

@@ -78,7 +78,7 @@ impl Ensemble {
     fn start(&mut self, i: usize) {
         let (storage, rec) = open(&self.dirs[i]);
         self.nodes[i] = Some(Node {
-            replica: Replica::recover(config(i), rec),
+            replica: Replica::recover(config(i), rec).expect("recovers"),
             storage,
             client: Vec::new(),
         });
@@ -324,7 +324,7 @@ fn ensemble_on_real_storage_keeps_every_acknowledged_write_through_sync_modes_an
     }
     for i in 0..N {
         let (_, rec) = open(&e.dirs[i]);
-        let r = Replica::recover(config(i), rec);
+        let r = Replica::recover(config(i), rec).expect("recovers");
         let _ = r.tree();
         e.start(i);
     }

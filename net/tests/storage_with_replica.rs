@@ -29,7 +29,7 @@ impl Node {
         .expect("open");
         let mut cfg = Config::new(ServerId(1), vec![ServerId(1)]).with_tick_ns(TICK_NS);
         cfg.snapshot_every_txns = 5;
-        let replica = Replica::recover(cfg, opened.recovered);
+        let replica = Replica::recover(cfg, opened.recovered).expect("recovers");
         let mut n = Node {
             replica,
             storage: opened.storage,

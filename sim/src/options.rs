@@ -79,6 +79,14 @@ pub struct Options {
     /// artifacts: those replay without them.
     #[serde(default = "BuggifyOptions::none")]
     pub buggify: BuggifyOptions,
+    /// Overrides the replicas' `proposals_inflight_max` when non-zero: a small window makes
+    /// the leader queue writes (see `Config`).
+    #[serde(default)]
+    pub proposals_inflight_max: usize,
+    /// Overrides the replicas' `client_outstanding_max` when non-zero: a small limit makes
+    /// servers pause and resume their clients' reads.
+    #[serde(default)]
+    pub client_outstanding_max: usize,
 }
 
 /// Which of the core's fault points a run enables: each site is on with probability
@@ -336,6 +344,8 @@ impl Default for Options {
             mix: Mix::default(),
             depth: DepthFaults::default(),
             buggify: BuggifyOptions::default(),
+            proposals_inflight_max: 0,
+            client_outstanding_max: 0,
         }
     }
 }
@@ -384,10 +394,16 @@ impl Options {
 
     /// The `arbor sim` flags that reproduce these options for `seed`.
     pub fn replay_command(&self, seed: u64) -> String {
-        let mutation = self
+        let mut mutation = self
             .mutation
             .map(|m| format!(" --mutation {}", m.name()))
             .unwrap_or_default();
+        if self.proposals_inflight_max != 0 {
+            mutation += &format!(" --window {}", self.proposals_inflight_max);
+        }
+        if self.client_outstanding_max != 0 {
+            mutation += &format!(" --outstanding {}", self.client_outstanding_max);
+        }
         format!(
             "arbor sim --seed {seed} --nodes {} --clients {} --duration {} --heal {} --tick {} \
              --crash-rate {} --crash-on-persist {} --power-loss-prob {} --recovery-crash-prob {} --link-break-rate {} --partition-rate {} \

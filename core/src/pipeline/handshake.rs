@@ -58,12 +58,12 @@ impl Replica {
             self.cfg.session_timeout_ms_max,
         );
         if req.session_id == SessionId(0) {
-            let mut c = Conn::default();
-            c.queue.push_back(Pending::Handshake {
+            let c = Conn::with_first(Pending::Handshake {
                 read_only,
                 response: None,
             });
             self.pipeline.conns.insert(conn, c);
+            self.pipeline.outstanding += 1;
             self.submit_write(conn, SessionId(0), 0, WriteOp::CreateSession { timeout_ms });
             return;
         }

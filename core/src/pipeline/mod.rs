@@ -11,7 +11,16 @@
 //! (ZooKeeper's per-session ordering) and then reads the state that includes it. Pings and
 //! auth are out of band (the client does not match them against its queue).
 //!
+//! Throttling (ZooKeeper's `globalOutstandingLimit`): `outstanding` counts the items queued
+//! on every connection. A request that arrives while it is at `client_outstanding_max`
+//! pauses its connection (`Output::PauseReads`); when it is back to half that, every paused
+//! connection is resumed (`Output::ResumeReads`). Load is never a reason to disconnect: only
+//! a connection past the hard `client_requests_queued_max` (it kept sending while paused) is
+//! closed as `Overloaded`.
+//!
 //! Invariants: every queue is within `client_requests_queued_max` (+1 for the handshake);
+//! `outstanding` is the sum of the queue lengths; `paused` holds exactly the open
+//! connections that were paused and not resumed;
 //! a connection is in `by_session` iff its handshake completed; the pipeline serves
 //! (accepts connections) only while its replica is an established leader or an up-to-date
 //! follower, and drops every connection when that ends.
@@ -22,7 +31,7 @@ mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::proto::jute::{
     ConnectResponse, ErrorReply, ReplyHeader, Request, RequestHeader, ResponseBody,
@@ -33,7 +42,7 @@ use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
 use crate::types::{ConnId, ErrorCode, Id, OpCode, SessionId, Zxid};
 use crate::watch::WatchManager;
-use crate::zab::leader::Requester;
+use crate::zab::leader::{QueuedWrite, Requester};
 use crate::zab::{Origin, PeerMessage, Role};
 use convert::{classify, read_reply, write_reply, Close, Kind};
 use watches::is_watch_op;
@@ -77,6 +86,16 @@ pub(super) struct Conn {
     session_closed: bool,
 }
 
+impl Conn {
+    /// A connection whose first queued item is `first`.
+    pub(super) fn with_first(first: Pending) -> Conn {
+        Conn {
+            queue: VecDeque::from([first]),
+            ..Conn::default()
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Pipeline {
     serving: bool,
@@ -91,6 +110,10 @@ pub(crate) struct Pipeline {
     touched: BTreeSet<SessionId>,
     /// Watches of this server's connections.
     pub(crate) watches: WatchManager,
+    /// Items queued over all connections (requests read and not answered yet).
+    outstanding: usize,
+    /// Connections told to stop reading (`Output::PauseReads`), not resumed yet.
+    paused: BTreeSet<ConnId>,
 }
 
 impl Pipeline {
@@ -123,6 +146,14 @@ impl Pipeline {
             }
         }
         assert!(self.conns.len() <= cfg.clients_max, "too many connections");
+        let queued: usize = self.conns.values().map(|c| c.queue.len()).sum();
+        assert_eq!(self.outstanding, queued, "outstanding count out of sync");
+        for id in &self.paused {
+            assert!(
+                self.conns.contains_key(id),
+                "paused connection {id:?} is gone"
+            );
+        }
         self.watches.check_invariants();
         if !self.serving {
             assert!(self.conns.is_empty(), "connections while not serving");
@@ -146,6 +177,8 @@ impl Replica {
         p.forwarded.clear();
         p.touched.clear();
         p.watches = WatchManager::default();
+        p.outstanding = 0;
+        p.paused.clear();
         for conn in conns {
             self.emit(Output::CloseClient {
                 conn,
@@ -169,12 +202,19 @@ impl Replica {
             if let Some(s) = c.session {
                 p.by_session.remove(&s);
             }
+            p.outstanding -= c.queue.len();
         }
+        p.paused.remove(&conn);
         p.watches.remove_connection(conn);
         // Nothing may later be attributed to this id (a driver reusing it must not receive
         // a closed connection's results).
         p.awaiting.retain(|_, c| *c != conn);
         p.forwarded.retain(|_, c| *c != conn);
+        // Its writes still waiting for the leader's proposal window go too: nobody could be
+        // answered, and a reused id must not be.
+        if let Role::Leading(l) = &mut self.role {
+            l.forget_conn_writes(conn);
+        }
     }
 
     pub(crate) fn on_client_closed(&mut self, conn: ConnId) {
@@ -237,9 +277,15 @@ impl Replica {
             _ => {}
         }
         if queued >= self.cfg.client_requests_queued_max {
+            // Only a client that ignores backpressure gets here (see `Config`).
+            warn!(
+                ?conn,
+                queued, "client kept sending while paused; closing connection"
+            );
             self.close_conn(conn, CloseReason::Overloaded);
             return;
         }
+        self.throttle_on_request(conn);
         let xid = header.xid;
         let item = match classify(&request) {
             Kind::Read => Pending::Read { header, request },
@@ -304,6 +350,36 @@ impl Replica {
     fn push(&mut self, conn: ConnId, item: Pending) {
         if let Some(c) = self.pipeline.conns.get_mut(&conn) {
             c.queue.push_back(item);
+            self.pipeline.outstanding += 1;
+        }
+    }
+
+    /// A request is about to be queued on `conn`: pause the connection's reads if this
+    /// server is at its outstanding limit (ZooKeeper's `ServerCnxn.disableRecv` when
+    /// `shouldThrottle`). The request itself is still taken.
+    fn throttle_on_request(&mut self, conn: ConnId) {
+        let p = &mut self.pipeline;
+        if p.outstanding + 1 < self.cfg.client_outstanding_max || p.paused.contains(&conn) {
+            return;
+        }
+        p.paused.insert(conn);
+        debug!(
+            ?conn,
+            outstanding = p.outstanding,
+            "throttling: pausing reads"
+        );
+        self.emit(Output::PauseReads { conn });
+    }
+
+    /// End of a step: once the outstanding count is back to half the limit, resume every
+    /// paused connection (the hysteresis keeps a busy server from toggling per request).
+    pub(crate) fn pipeline_resume_reads(&mut self) {
+        let p = &mut self.pipeline;
+        if p.paused.is_empty() || p.outstanding > self.cfg.client_outstanding_max / 2 {
+            return;
+        }
+        for conn in std::mem::take(&mut p.paused) {
+            self.emit(Output::ResumeReads { conn });
         }
     }
 
@@ -347,19 +423,17 @@ impl Replica {
                     .get(&conn)
                     .map(|c| c.auth.clone())
                     .unwrap_or_default();
-                let requester = Requester::Client {
-                    server: self.cfg.id,
-                    origin: None,
-                };
-                match self.propose(session, cxid, &op, &auth, requester) {
-                    Ok(zxid) => {
-                        self.pipeline.awaiting.insert(zxid, conn);
-                    }
-                    Err(e) => {
-                        warn!(?conn, ?e, "write refused");
-                        self.close_conn(conn, CloseReason::Overloaded);
-                    }
-                }
+                self.leader_accept_write(QueuedWrite {
+                    session,
+                    cxid,
+                    op,
+                    auth,
+                    requester: Requester::Client {
+                        server: self.cfg.id,
+                        origin: None,
+                    },
+                    conn: Some(conn),
+                });
             }
             Role::Following(f) => {
                 let leader = f.leader;
@@ -383,6 +457,11 @@ impl Replica {
             }
             Role::Looking(_) => panic!("serving while looking"),
         }
+    }
+
+    /// Leader: our client's write became the proposal `zxid`.
+    pub(crate) fn pipeline_on_own_proposal(&mut self, zxid: Zxid, conn: ConnId) {
+        self.pipeline.awaiting.insert(zxid, conn);
     }
 
     pub(crate) fn pipeline_on_forwarded_proposal(&mut self, request: u64, zxid: Zxid) {
@@ -409,6 +488,10 @@ impl Replica {
 
     pub(crate) fn pipeline_on_rejected(&mut self, request: u64) {
         if let Some(conn) = self.pipeline.forwarded.remove(&request) {
+            warn!(
+                ?conn,
+                request, "leader refused a forwarded write; closing connection"
+            );
             self.close_conn(conn, CloseReason::Overloaded);
         }
     }
@@ -521,6 +604,7 @@ impl Replica {
                 return;
             }
             let item = c.queue.pop_front().expect("front exists");
+            self.pipeline.outstanding -= 1;
             let session = c.session.unwrap_or_default();
             match item {
                 Pending::Handshake { response, .. } => {

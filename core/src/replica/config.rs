@@ -32,9 +32,23 @@ pub struct Config {
     pub ensemble_secret: u64,
     /// Tree configuration.
     pub tree: TreeConfig,
-    /// Maximum proposals logged but not committed before client writes are held back.
+    /// Maximum proposals logged but not committed. Further writes wait, in arrival order,
+    /// in the leader's write queue and are proposed as commits free the window.
     pub proposals_inflight_max: usize,
-    /// Maximum requests queued per client connection (beyond: the connection is closed).
+    /// Hard bound of the leader's queue of accepted writes waiting for the proposal window
+    /// (its own clients' and forwarded ones). Every server throttles its clients at
+    /// `client_outstanding_max`, so the queue stays near the sum of those limits; a write
+    /// beyond this bound is refused (its connection closed) and logged.
+    pub writes_queued_max: usize,
+    /// ZooKeeper's `globalOutstandingLimit`: once this server has this many client requests
+    /// queued and unanswered, a connection that sends one more gets `Output::PauseReads`;
+    /// every paused connection gets `Output::ResumeReads` when the count is back to half of
+    /// it. Load throttles clients (TCP backpressure), it never disconnects them.
+    pub client_outstanding_max: usize,
+    /// Hard bound of requests queued per client connection; beyond it the connection is
+    /// closed as hostile. A driver that obeys `PauseReads` keeps a connection near
+    /// `client_outstanding_max`, far below this; only a client that keeps sending while its
+    /// reads are paused (a driver bug or a buffer full of pipelined frames) can reach it.
     pub client_requests_queued_max: usize,
     /// Maximum client connections.
     pub clients_max: usize,
@@ -70,7 +84,9 @@ impl Config {
             ensemble_secret: 0xB341_5C00,
             tree: TreeConfig::default(),
             proposals_inflight_max: 1000,
-            client_requests_queued_max: 1000,
+            writes_queued_max: 50_000,
+            client_outstanding_max: 1000,
+            client_requests_queued_max: 20_000,
             clients_max: 10_000,
             snapshot_every_txns: 10_000,
             diff_txns_max: 100_000,
@@ -107,6 +123,8 @@ impl Config {
             return Err("session timeout min above max");
         }
         if self.proposals_inflight_max == 0
+            || self.writes_queued_max == 0
+            || self.client_outstanding_max == 0
             || self.client_requests_queued_max == 0
             || self.clients_max == 0
             || self.snapshot_every_txns == 0

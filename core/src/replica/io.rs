@@ -14,6 +14,14 @@
 //!   O(nodes / 512), and the driver calls [`TreeSnapshot::serialize`] off the commit path
 //!   (a driver may also skip a snapshot when a newer one is already queued).
 //!
+//! Client flow control (binding on drivers): `PauseReads { conn }` means *stop reading
+//! requests from that connection* (leave them in the socket, so TCP backpressure slows the
+//! client down), `ResumeReads { conn }` means read again. Requests the driver had already
+//! read or decoded may still be fed after a pause; the core takes them. The core pauses a
+//! connection when the server has `client_outstanding_max` requests unanswered (ZooKeeper's
+//! `globalOutstandingLimit`) and never closes a connection for load; a connection that keeps
+//! sending past `client_requests_queued_max` is closed as `Overloaded`.
+//!
 //! Recovery: what storage returns is a [`Recovered`]; log records are replayed in order
 //! (a `TruncateLog` removes records with zxid above its bound, an `InstallSnapshot`
 //! replaces the snapshot and discards the log).
@@ -132,7 +140,10 @@ pub enum CloseReason {
     InvalidSession,
     /// The server is not serving (no established leader, or it left that state).
     NotServing,
-    /// Too many requests queued (load shedding).
+    /// A hard bound was hit: the connection kept sending past `client_requests_queued_max`
+    /// (ignoring `PauseReads`), the leader's write queue is at `writes_queued_max`, or the
+    /// server is at `clients_max` connections. Never sent for ordinary load, which pauses
+    /// reads instead.
     Overloaded,
     /// The client sent an op the server does not accept (after the -6 reply).
     ProtocolViolation,
@@ -179,6 +190,12 @@ pub enum Output {
         /// The event.
         event: WatcherEvent,
     },
+    /// Stop reading requests from `conn` until `ResumeReads` (throttling; see the module
+    /// doc). Anything already read may still be fed.
+    PauseReads {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Append `records` to the log.
     Persist {
         /// Durability token.
@@ -196,6 +213,11 @@ pub enum Output {
         header: ReplyHeader,
         /// Body.
         body: Option<ResponseBody>,
+    },
+    /// Read requests from `conn` again (after `PauseReads`).
+    ResumeReads {
+        /// The connection.
+        conn: ConnId,
     },
     /// Send a peer message (dropped by the driver if the link is down).
     Send {

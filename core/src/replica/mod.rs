@@ -44,12 +44,39 @@ pub(crate) use timers::TimerKind;
 use crate::buggify::{buggify, Site};
 use crate::pipeline::Pipeline;
 use crate::session::SessionTracker;
-use crate::tree::DataTree;
+use crate::tree::{DataTree, SnapshotError};
 use crate::txn::{apply, Txn, TxnBody};
 use crate::types::{Epoch, Nanos, PersistToken, ServerId, WallMillis, Zxid};
 use crate::zab::{History, PeerMessage, Role};
 use storage::Storage;
 use timers::Timers;
+
+/// Why [`Replica::recover`] refused what it was given.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// The configuration fails [`Config::validate`].
+    #[error("invalid replica config: {0}")]
+    InvalidConfig(&'static str),
+    /// The recovered snapshot's bytes do not hold a tree this build can load (written by
+    /// another build, or damaged before its checksum was computed).
+    #[error("snapshot {zxid} does not load: {source}")]
+    UnloadableSnapshot {
+        /// The zxid storage reported for the snapshot.
+        zxid: Zxid,
+        /// Why the tree does not load.
+        #[source]
+        source: SnapshotError,
+    },
+    /// The snapshot loads, but its tree is at another zxid than storage reported.
+    #[error("snapshot {zxid} holds a tree at {tree_zxid}")]
+    SnapshotZxidMismatch {
+        /// The zxid storage reported for the snapshot.
+        zxid: Zxid,
+        /// The last zxid of the loaded tree.
+        tree_zxid: Zxid,
+    },
+}
 
 /// Counters of dropped hostile input (for metrics and tests).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,8 +132,15 @@ pub struct Replica {
 
 impl Replica {
     /// A fresh server with empty storage.
+    ///
+    /// # Panics
+    /// If `cfg` fails [`Config::validate`] (a programming error in the caller; use
+    /// [`Replica::recover`] to get it as an error).
     pub fn new(cfg: Config) -> Replica {
-        Replica::recover(cfg, Recovered::default())
+        match Replica::recover(cfg, Recovered::default()) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// A server rebuilt from what storage returned. The tree is the snapshot; logged
@@ -114,15 +148,29 @@ impl Replica {
     /// decides (by DIFF / TRUNC / SNAP) which of them survive. A log tail that is out of
     /// order, or from an epoch above `acceptedEpoch`, cannot be legitimate and is cut
     /// (a `TruncateLog` is queued for it). The replica starts LOOKING.
-    pub fn recover(cfg: Config, rec: Recovered) -> Replica {
-        if let Err(e) = cfg.validate() {
-            panic!("invalid replica config: {e}");
-        }
+    ///
+    /// Refused (nothing is emitted): an invalid `cfg`, or a snapshot whose bytes do not load
+    /// or hold a tree at another zxid than storage reported. Storage checksums catch damage
+    /// after the write; this catches a snapshot of another build or damaged before its
+    /// checksum, which the driver must report rather than start from.
+    pub fn recover(cfg: Config, rec: Recovered) -> Result<Replica, RecoverError> {
+        cfg.validate().map_err(RecoverError::InvalidConfig)?;
         let tree = match &rec.snapshot {
-            // The snapshot is our own durable output; a corrupt one is a storage bug that
-            // the driver's CRCs must have caught.
-            Some((_, bytes)) => DataTree::deserialize(bytes, cfg.tree.clone())
-                .expect("recovered snapshot deserializes"),
+            Some((zxid, bytes)) => {
+                let tree = DataTree::deserialize(bytes, cfg.tree.clone()).map_err(|source| {
+                    RecoverError::UnloadableSnapshot {
+                        zxid: *zxid,
+                        source,
+                    }
+                })?;
+                if tree.last_zxid() != *zxid {
+                    return Err(RecoverError::SnapshotZxidMismatch {
+                        zxid: *zxid,
+                        tree_zxid: tree.last_zxid(),
+                    });
+                }
+                tree
+            }
             None => DataTree::new(cfg.tree.clone()),
         };
         let mut history = History::new(tree);
@@ -194,7 +242,7 @@ impl Replica {
         );
         r.start_election();
         r.flush_batch();
-        r
+        Ok(r)
     }
 
     /// Feeds one input. The previous step's outputs must have been drained.
@@ -232,6 +280,7 @@ impl Replica {
             Input::Persisted { token } => self.on_persisted(token),
             Input::Tick => self.on_tick(),
         }
+        self.pipeline_resume_reads();
         self.flush_batch();
         #[cfg(any(test, debug_assertions, feature = "invariants"))]
         self.check_invariants();
@@ -299,6 +348,15 @@ impl Replica {
     #[cfg(feature = "buggify")]
     pub fn buggify_fired(&self) -> [u64; Site::ALL.len()] {
         self.buggify.fired()
+    }
+
+    /// On an established leader: clients' writes waiting for room in the proposal window
+    /// (`proposals_inflight_max`). `None` on any other role.
+    pub fn leader_queued_writes(&self) -> Option<usize> {
+        match &self.role {
+            Role::Leading(l) => Some(l.queued_writes()),
+            _ => None,
+        }
     }
 
     /// Dropped-input counters.

@@ -24,7 +24,8 @@ fn rec(epoch: u32, log: &[Zxid], damaged: Option<Zxid>) -> Recovered {
 /// announces itself OBSERVING (never LOOKING), and ignores LOOKING votes entirely.
 #[test]
 fn damaged_replica_persists_marker_first_and_only_observes() {
-    let mut r = Replica::recover(config(1, 3), rec(1, &[z(1, 1)], Some(z(1, 2))));
+    let mut r =
+        Replica::recover(config(1, 3), rec(1, &[z(1, 1)], Some(z(1, 2)))).expect("recovers");
     assert_eq!(r.damaged(), Some(z(1, 2)));
     let first = r.poll_output().expect("outputs");
     let Output::Persist { records, .. } = &first else {
@@ -73,7 +74,7 @@ fn damaged_replica_persists_marker_first_and_only_observes() {
 /// it: two voters with the same vote would otherwise be a quorum of 3.
 #[test]
 fn observing_notification_is_answered_not_counted() {
-    let mut r = Replica::recover(config(2, 3), rec(1, &[z(1, 1)], None));
+    let mut r = Replica::recover(config(2, 3), rec(1, &[z(1, 1)], None)).expect("recovers");
     while r.poll_output().is_some() {}
     let vote = Vote {
         leader: sid(2),
@@ -148,7 +149,7 @@ fn damaged_replica_does_not_elect_a_leader_lacking_its_acked_txns() {
 /// makes the new acceptedEpoch durable.
 #[test]
 fn damaged_follower_joins_settled_leader_with_non_fresh_ackepoch() {
-    let mut r = Replica::recover(config(1, 3), rec(1, &[], Some(z(1, 1))));
+    let mut r = Replica::recover(config(1, 3), rec(1, &[], Some(z(1, 1)))).expect("recovers");
     while r.poll_output().is_some() {}
     let now = Nanos(1);
     let wall = WallMillis(0);
@@ -199,4 +200,50 @@ fn damaged_follower_joins_settled_leader_with_non_fresh_ackepoch() {
         "{outs:?}"
     );
     assert_eq!(r.damaged(), Some(z(1, 1)), "not repaired before a sync");
+}
+
+/// A snapshot the core cannot start from is an error value, not a panic: bytes that do not
+/// load, a tree at another zxid than storage reported, and an invalid config. Nothing is
+/// emitted for a refused recovery (there is no replica).
+#[test]
+fn recover_refuses_an_unloadable_snapshot_without_panicking() {
+    use crate::replica::RecoverError;
+    use crate::tree::DataTree;
+
+    let garbage = Recovered {
+        snapshot: Some((z(1, 3), vec![0xff; 7])),
+        ..rec(1, &[], None)
+    };
+    let e = Replica::recover(config(1, 3), garbage).expect_err("garbage snapshot refused");
+    assert!(
+        matches!(e, RecoverError::UnloadableSnapshot { zxid, .. } if zxid == z(1, 3)),
+        "{e}"
+    );
+
+    let empty_tree = DataTree::new(config(1, 3).tree).serialize();
+    let mislabelled = Recovered {
+        snapshot: Some((z(1, 3), empty_tree.clone())),
+        ..rec(1, &[], None)
+    };
+    assert_eq!(
+        Replica::recover(config(1, 3), mislabelled).expect_err("zxid mismatch refused"),
+        RecoverError::SnapshotZxidMismatch {
+            zxid: z(1, 3),
+            tree_zxid: Zxid::ZERO
+        }
+    );
+
+    let mut bad_cfg = config(1, 3);
+    bad_cfg.voters.clear();
+    assert!(matches!(
+        Replica::recover(bad_cfg, rec(1, &[], None)),
+        Err(RecoverError::InvalidConfig(_))
+    ));
+
+    // The same tree under its own zxid loads.
+    let fine = Recovered {
+        snapshot: Some((Zxid::ZERO, empty_tree)),
+        ..rec(1, &[], None)
+    };
+    assert!(Replica::recover(config(1, 3), fine).is_ok());
 }

@@ -135,7 +135,23 @@ impl Cluster {
     }
 
     pub(crate) fn with_recovered(n: usize, recs: Vec<Recovered>) -> Cluster {
-        let cfgs: Vec<Config> = (0..n).map(|i| config(i, n)).collect();
+        Cluster::with_recovered_and(n, recs, |_| {})
+    }
+
+    /// A fresh cluster whose every config is first adjusted by `adjust`.
+    pub(crate) fn with_config(n: usize, adjust: impl Fn(&mut Config)) -> Cluster {
+        let recs = (0..n).map(|_| Recovered::default()).collect();
+        Cluster::with_recovered_and(n, recs, adjust)
+    }
+
+    fn with_recovered_and(n: usize, recs: Vec<Recovered>, adjust: impl Fn(&mut Config)) -> Cluster {
+        let cfgs: Vec<Config> = (0..n)
+            .map(|i| {
+                let mut c = config(i, n);
+                adjust(&mut c);
+                c
+            })
+            .collect();
         let mut disks = Vec::new();
         let mut nodes = Vec::new();
         for (i, rec) in recs.into_iter().enumerate() {
@@ -147,7 +163,7 @@ impl Cluster {
                 damaged: rec.damaged,
                 pending: Vec::new(),
             });
-            nodes.push(Replica::recover(cfgs[i].clone(), rec));
+            nodes.push(Replica::recover(cfgs[i].clone(), rec).expect("recovers"));
         }
         let mut c = Cluster {
             nodes,
@@ -219,7 +235,9 @@ impl Cluster {
                 Output::CloseClient { .. }
                 | Output::ConnectResponse { .. }
                 | Output::Notify { .. }
-                | Output::Reply { .. } => self.client[i].push(o.clone()),
+                | Output::PauseReads { .. }
+                | Output::Reply { .. }
+                | Output::ResumeReads { .. } => self.client[i].push(o.clone()),
             }
             outs.push(o);
         }
@@ -366,7 +384,7 @@ impl Cluster {
 
     pub(crate) fn restart(&mut self, i: usize) {
         let rec = self.disks[i].recovered();
-        self.nodes[i] = Replica::recover(self.cfgs[i].clone(), rec);
+        self.nodes[i] = Replica::recover(self.cfgs[i].clone(), rec).expect("recovers");
         self.down.remove(&i);
         self.drain(i);
         for j in 0..self.nodes.len() {
@@ -437,7 +455,9 @@ impl Cluster {
                 Output::Reply { conn: c, .. }
                 | Output::ConnectResponse { conn: c, .. }
                 | Output::CloseClient { conn: c, .. }
-                | Output::Notify { conn: c, .. } => *c == ConnId(conn),
+                | Output::Notify { conn: c, .. }
+                | Output::PauseReads { conn: c }
+                | Output::ResumeReads { conn: c } => *c == ConnId(conn),
                 _ => false,
             })
             .cloned()

@@ -9,5 +9,6 @@ mod harness;
 mod hostile;
 mod random;
 mod standalone;
+mod throttle;
 mod watches;
 mod zab;

@@ -220,6 +220,8 @@ fn config() -> Config {
     cfg.snapshot_every_txns = 4;
     cfg.diff_txns_max = 3;
     cfg.proposals_inflight_max = 3;
+    cfg.writes_queued_max = 3;
+    cfg.client_outstanding_max = 2;
     cfg.client_requests_queued_max = 3;
     cfg.clients_max = 3;
     cfg
@@ -287,7 +289,7 @@ impl World {
     pub fn new(r: &mut Reader<'_>) -> Option<World> {
         let kind = r.byte()? % 4;
         let mut w = World {
-            replica: Replica::recover(config(), recovered(kind)),
+            replica: Replica::recover(config(), recovered(kind)).expect("recovers"),
             now: Nanos(0),
             pending: Vec::new(),
             last_token: 0,
@@ -480,6 +482,11 @@ impl World {
                 Output::Notify { conn, .. } => {
                     self.client_output(*conn, &closed_now);
                     self.reached.notifications += 1;
+                }
+                Output::PauseReads { conn } | Output::ResumeReads { conn } => {
+                    // This driver ignores pauses: the core must cope with a client that
+                    // keeps sending (its hard bounds close the connection).
+                    self.client_output(*conn, &closed_now);
                 }
                 Output::CloseClient { conn, .. } => {
                     self.client_output(*conn, &closed_now);

@@ -24,6 +24,11 @@
 //!   task drops a link whose queue is full rather than wait (Zab resynchronizes the peer
 //!   when it reconnects). Messages are encoded by [`LinkSender::send`], so the byte count
 //!   is exact.
+//! - **Keepalive**: a link's writer sends an empty frame after `keepalive` without sending
+//!   anything, and a link on which nothing arrived for `idle_timeout` is closed (`Down`; the
+//!   dialer then reconnects). ZooKeeper bounds every quorum socket read by syncLimit ×
+//!   tickTime the same way; without it a peer that vanished without a FIN or RST (power
+//!   loss, a dropped route) would hold a dead link until TCP gave up, minutes later.
 //! - **Hostile bytes** close that link only, with a `warn!`; nothing here panics on input.
 
 pub mod wire;
@@ -45,7 +50,7 @@ use tracing::{debug, info, warn};
 use crate::rt::JoinSet;
 
 pub use wire::PeerLinkError;
-use wire::{read_frame, read_message, write_frame, Hello, LINK_VERSION};
+use wire::{read_frame, read_message, write_frame, write_keepalive, Hello, LINK_VERSION};
 
 /// How long a new connection may take to complete the hello exchange.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -214,6 +219,10 @@ pub struct PeerOptions {
     pub queue_max: usize,
     /// Encoded bytes queued per link.
     pub queue_bytes_max: usize,
+    /// A link that sent nothing for this long sends a keepalive frame.
+    pub keepalive: Duration,
+    /// A link that received nothing (keepalives included) for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// The running transport (its tasks stop on shutdown or when dropped with the runtime).
@@ -488,6 +497,25 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     info!(peer = %peer, link = link.0, "peer link up");
     let max = shared.opts.max_frame_len;
     let events = &shared.events;
+    let (keepalive, idle) = (shared.opts.keepalive, shared.opts.idle_timeout);
+    // When bytes last arrived, as ns since `base` (any progress counts: a large SNAP frame
+    // that keeps arriving is not silence).
+    let base = tokio::time::Instant::now();
+    let heard = AtomicU64::new(0);
+    let mut rd = Heard {
+        inner: &mut rd,
+        base,
+        heard: &heard,
+    };
+    let watchdog = async {
+        loop {
+            let last = base + Duration::from_nanos(heard.load(Ordering::Relaxed));
+            if last.elapsed() >= idle {
+                return Err::<(), _>(PeerLinkError::Silent(idle));
+            }
+            tokio::time::sleep_until(last + idle).await;
+        }
+    };
     let reader = async {
         loop {
             let msg = read_message(&mut rd, max).await?;
@@ -498,11 +526,23 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
             {
                 return Ok(());
             }
+            // Time spent waiting for the core task to take the message is not silence.
+            let ns = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            heard.store(ns, Ordering::Relaxed);
         }
     };
     let writer = async {
         let mut w = BufWriter::new(wr);
-        while let Some(bytes) = rx.recv().await {
+        loop {
+            let bytes = match tokio::time::timeout(keepalive, rx.recv()).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => break,
+                Err(_) => {
+                    write_keepalive(&mut w).await?;
+                    w.flush().await?;
+                    continue;
+                }
+            };
             write_frame(&mut w, &bytes, max).await?;
             // Batch what is already queued, then flush once.
             while let Some(bytes) = rx.try_recv() {
@@ -516,16 +556,44 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
         () = abandoned => Ok(()),
         r = reader => r,
         w = writer => w,
+        s = watchdog => s,
     };
     match ended {
         Ok(()) => info!(peer = %peer, link = link.0, "peer link closed"),
         Err(PeerLinkError::Io(e)) => {
             info!(peer = %peer, link = link.0, error = %e, "peer link closed")
         }
+        Err(e @ PeerLinkError::Silent(_)) => {
+            warn!(peer = %peer, link = link.0, error = %e, "peer link closed: peer silent")
+        }
         Err(e) => warn!(peer = %peer, link = link.0, error = %e, "peer link closed: bad input"),
     }
     // Fails only when the core task is gone, which needs no report.
     let _ = events.send(PeerEvent::Down { peer, link }).await;
+}
+
+/// A read half that records when bytes last arrived (for the idle watchdog).
+struct Heard<'a, R> {
+    inner: &'a mut R,
+    base: tokio::time::Instant,
+    heard: &'a AtomicU64,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Heard<'_, R> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut *this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let ns = u64::try_from(this.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            this.heard.store(ns, Ordering::Relaxed);
+        }
+        r
+    }
 }
 
 /// `d` plus up to 50% random jitter (OS-seeded: `net` is allowed randomness).

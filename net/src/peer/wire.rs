@@ -1,7 +1,9 @@
 //! Bytes on a peer link: the handshake and length-prefixed frames.
 //!
 //! Frame: a `u32` big-endian payload length, then the payload (a postcard-encoded
-//! [`PeerMessage`] envelope from `arbor_core::zab::message`). A length above the link's
+//! [`PeerMessage`] envelope from `arbor_core::zab::message`). A frame of length 0 is a
+//! keepalive (link version 2): it carries nothing and is not passed on; an idle writer sends
+//! one so that the other end's idle timeout only fires on a dead link. A length above the link's
 //! maximum is refused before anything is allocated for it; a payload is read in chunks, so a
 //! peer that announces a large frame and stalls costs at most what it actually sent.
 //!
@@ -19,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// First bytes of every hello.
 pub(crate) const MAGIC: [u8; 4] = *b"ARBP";
 /// Version of the link protocol (handshake + framing; the message envelope has its own).
-pub(crate) const LINK_VERSION: u16 = 1;
+/// Version 2 added the empty keepalive frame.
+pub(crate) const LINK_VERSION: u16 = 2;
 /// Length of a hello payload.
 pub(crate) const HELLO_LEN: usize = 4 + 2 + 8 + 8 + 8;
 /// Bytes read per step of a large frame.
@@ -87,6 +90,9 @@ pub enum PeerLinkError {
     /// The handshake did not complete in time.
     #[error("handshake timed out")]
     HandshakeTimeout,
+    /// Nothing (not even a keepalive) arrived for this long: the peer or the path is dead.
+    #[error("peer silent for {0:?}")]
+    Silent(std::time::Duration),
 }
 
 impl Hello {
@@ -200,13 +206,23 @@ pub(crate) async fn write_message<W: AsyncWrite + Unpin>(
     write_frame(w, &encode_peer(msg), max).await
 }
 
-/// Reads and decodes one peer message.
+/// Writes one keepalive (an empty frame); the caller flushes.
+pub(crate) async fn write_keepalive<W: AsyncWrite + Unpin>(w: &mut W) -> Result<(), PeerLinkError> {
+    w.write_all(&0u32.to_be_bytes()).await?;
+    Ok(())
+}
+
+/// Reads and decodes one peer message, skipping keepalives.
 pub(crate) async fn read_message<R: AsyncRead + Unpin>(
     r: &mut R,
     max: u32,
 ) -> Result<PeerMessage, PeerLinkError> {
-    let bytes = read_frame(r, max).await?;
-    Ok(decode_peer(&bytes)?)
+    loop {
+        let bytes = read_frame(r, max).await?;
+        if !bytes.is_empty() {
+            return Ok(decode_peer(&bytes)?);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -216,12 +216,14 @@ async fn serve(
     drop(sessionless);
     let (tx, rx) = mpsc::channel(shared.conn_queue_max);
     let kill = Arc::new(Notify::new());
+    let (paused_tx, paused) = watch::channel(false);
     let connect = Event::Connect {
         conn,
         peer,
         request,
         out: tx,
         kill: kill.clone(),
+        paused: paused_tx,
     };
     if shared.events.send(connect).await.is_err() {
         return;
@@ -238,7 +240,7 @@ async fn serve(
             // The writer ended without a ConnectResponse: the connection is going away.
             return ReadEnd::Closed;
         }
-        read_loop(rd, buf, conn, peer, &shared).await
+        read_loop(rd, buf, conn, peer, paused, &shared).await
     };
     tokio::pin!(reader);
     tokio::select! {
@@ -262,11 +264,18 @@ async fn read_loop(
     mut buf: Vec<u8>,
     conn: ConnId,
     peer: SocketAddr,
+    mut paused: watch::Receiver<bool>,
     shared: &ConnShared,
 ) -> ReadEnd {
     loop {
         let mut start = 0;
         loop {
+            // Throttled by the core: take no frame (and read nothing from the socket) until
+            // it resumes us. The client's sends then back up in TCP (ZooKeeper's disableRecv).
+            // If the core dropped the connection (sender gone), the writer ends it.
+            if paused.wait_for(|p| !*p).await.is_err() {
+                std::future::pending::<()>().await;
+            }
             match next_frame(&buf[start..], shared.max_frame_len) {
                 Err(e) => {
                     warn!(conn = conn.0, %peer, error = %e, "bad frame; closing connection");

@@ -10,7 +10,7 @@ use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
     WatcherEvent,
 };
-use arbor_core::replica::{Config, Input, Output, Recovered, Replica};
+use arbor_core::replica::{Input, Output, Replica};
 use arbor_core::types::{ConnId, Nanos, PersistToken, ServerId, WallMillis, Zxid};
 use arbor_core::watch::ZookeeperWatchCounts;
 use arbor_core::zab::message::PeerMessage;
@@ -36,6 +36,8 @@ pub(crate) enum Event {
         request: ConnectRequest,
         out: mpsc::Sender<ConnOut>,
         kill: Arc<Notify>,
+        /// Set while the core wants this connection's reads paused (throttling).
+        paused: watch::Sender<bool>,
     },
     /// A decoded request.
     Request {
@@ -127,8 +129,10 @@ pub(crate) struct Stats {
 }
 
 pub(crate) struct CoreArgs {
-    pub cfg: Config,
-    pub recovered: Recovered,
+    /// The replica, recovered from storage (its recovery outputs not drained yet).
+    pub replica: Replica,
+    /// Whether the replica has peers (`Mode::Standalone` otherwise).
+    pub ensemble: bool,
     pub events: mpsc::Receiver<Event>,
     /// Link events from the peer transport (an ensemble; never fed for a standalone server).
     pub peer_events: mpsc::Receiver<PeerEvent>,
@@ -142,6 +146,8 @@ struct ConnEntry {
     peer: SocketAddr,
     out: mpsc::Sender<ConnOut>,
     kill: Arc<Notify>,
+    /// The connection's reader stops taking frames while this is `true`.
+    paused: watch::Sender<bool>,
     /// (xid, arrival) of requests not answered yet, oldest first.
     pending: VecDeque<(i32, Nanos)>,
     received: u64,
@@ -179,10 +185,10 @@ fn now_since(base: Instant) -> Nanos {
 
 pub(crate) async fn run(mut a: CoreArgs) -> Result<(), ServeError> {
     let base = Instant::now();
-    let mut replica = Replica::recover(a.cfg.clone(), a.recovered);
+    let mut replica = a.replica;
     let mut d = Driver {
         latency_min_ns: u64::MAX,
-        ensemble: a.cfg.voters.len() > 1,
+        ensemble: a.ensemble,
         ..Driver::default()
     };
     d.drain(&mut replica, &a.storage, Nanos(0));
@@ -298,6 +304,7 @@ impl Driver {
                 request,
                 out,
                 kill,
+                paused,
             } => {
                 self.conns.insert(
                     conn,
@@ -305,6 +312,7 @@ impl Driver {
                         peer,
                         out,
                         kill,
+                        paused,
                         pending: VecDeque::new(),
                         received: 0,
                         sent: 0,
@@ -423,6 +431,8 @@ impl Driver {
                     self.conns.remove(&conn);
                 }
                 Err(Output::Send { to, msg }) => self.send_peer(to, msg),
+                Err(Output::PauseReads { conn }) => self.set_paused(conn, true),
+                Err(Output::ResumeReads { conn }) => self.set_paused(conn, false),
                 // `from_output` returned every storage op as `Ok`.
                 Err(other) => debug!(?other, "unexpected output"),
             }
@@ -447,6 +457,15 @@ impl Driver {
             self.latency_sum_ns += u128::from(ns);
             self.latency_min_ns = self.latency_min_ns.min(ns);
             self.latency_max_ns = self.latency_max_ns.max(ns);
+        }
+    }
+
+    /// Throttling: the connection's reader stops (or resumes) taking frames off its socket,
+    /// so a client that keeps sending is slowed down by TCP flow control.
+    fn set_paused(&mut self, conn: ConnId, paused: bool) {
+        if let Some(c) = self.conns.get(&conn) {
+            debug!(conn = conn.0, paused, "client reads");
+            c.paused.send_replace(paused);
         }
     }
 

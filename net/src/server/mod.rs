@@ -44,8 +44,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_core::replica::{Config as ReplicaConfig, Recovered};
-use arbor_core::tree::DataTree;
+use arbor_core::replica::{Config as ReplicaConfig, RecoverError, Recovered, Replica};
 use arbor_core::types::{ServerId, Zxid};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -392,23 +391,32 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     start_with_storage(opts, opened.storage, opened.recovered).await
 }
 
-/// Refuses a recovered snapshot whose tree does not load, with a message, before the core
-/// sees it (the core treats its own snapshot as trusted and would panic on it). Costs one
-/// extra load of the snapshot at start.
-fn check_snapshot_loads(recovered: &Recovered, cfg: &ReplicaConfig) -> Result<(), ServeError> {
-    let Some((zxid, bytes)) = &recovered.snapshot else {
-        return Ok(());
+/// Builds the replica from what storage recovered, refusing (with a message) a snapshot
+/// whose tree does not load or is at another zxid, before anything is served.
+fn recover_replica(recovered: Recovered, cfg: &ReplicaConfig) -> Result<Replica, ServeError> {
+    let e = match Replica::recover(cfg.clone(), recovered) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
     };
-    let reason = match DataTree::deserialize(bytes, cfg.tree.clone()) {
-        Ok(tree) if tree.last_zxid() == *zxid => return Ok(()),
-        Ok(tree) => format!("its tree is at {}, not {zxid}", tree.last_zxid()),
-        Err(e) => e.to_string(),
+    let err = match e {
+        RecoverError::UnloadableSnapshot { zxid, source } => ServeError::UnloadableSnapshot {
+            zxid,
+            reason: source.to_string(),
+        },
+        RecoverError::SnapshotZxidMismatch { zxid, tree_zxid } => ServeError::UnloadableSnapshot {
+            zxid,
+            reason: format!("its tree is at {tree_zxid}, not {zxid}"),
+        },
+        RecoverError::InvalidConfig(reason) => ServeError::InvalidOptions { reason },
+        other => {
+            error!(error = %other, "recovered state refused");
+            ServeError::InvalidOptions {
+                reason: "recovered state refused by the replica",
+            }
+        }
     };
-    error!(%zxid, %reason, "unloadable snapshot");
-    Err(ServeError::UnloadableSnapshot {
-        zxid: *zxid,
-        reason,
-    })
+    error!(error = %err, "cannot start from the recovered state");
+    Err(err)
 }
 
 /// [`start`] on an already opened store and what it recovered (`opts.storage` is not
@@ -419,7 +427,7 @@ pub async fn start_with_storage<S: RuntimeStorage>(
     recovered: Recovered,
 ) -> Result<Server, ServeError> {
     let replica_cfg = opts.replica_config()?;
-    check_snapshot_loads(&recovered, &replica_cfg)?;
+    let replica = recover_replica(recovered, &replica_cfg)?;
     let listener = TcpListener::bind(opts.client_addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -443,6 +451,10 @@ pub async fn start_with_storage<S: RuntimeStorage>(
                 max_frame_len: e.max_frame_len,
                 queue_max: e.queue_max,
                 queue_bytes_max: e.queue_bytes_max,
+                // ZooKeeper's quorum sockets time out reads after syncLimit ticks; both ends
+                // send a keepalive after a tick of not sending, so a live link never idles.
+                keepalive: opts.tick,
+                idle_timeout: opts.tick * e.sync_limit_ticks.max(1),
             };
             let t = peer::start(popts, peer_tx, shutdown_rx.clone())
                 .await
@@ -452,8 +464,8 @@ pub async fn start_with_storage<S: RuntimeStorage>(
     };
     let storage = storage_task::spawn(storage, events_tx.clone(), opts.snap_retain_count);
     let core = tokio::spawn(core_task::run(core_task::CoreArgs {
-        cfg: replica_cfg,
-        recovered,
+        replica,
+        ensemble: replica_cfg.voters.len() > 1,
         events: events_rx,
         peer_events: peer_rx,
         storage,

@@ -56,6 +56,41 @@ impl World {
         if !c.server_open || c.server_inc != self.nodes[n].inc || self.nodes[n].replica.is_none() {
             return Ok(());
         }
+        let c = self.conns.get_mut(&conn).expect("exists");
+        if c.paused || !c.unread.is_empty() {
+            // Not read: it waits in the receive buffer, behind anything already there.
+            c.unread.push_back(msg);
+            return Ok(());
+        }
+        self.feed_server(conn, msg)
+    }
+
+    /// The server reads again: feed the buffered messages, in order, until it pauses again.
+    pub(super) fn read_unread(&mut self, conn: u64) -> CheckResult {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return Ok(());
+            };
+            let n = c.server;
+            if c.paused {
+                return Ok(());
+            }
+            let Some(msg) = c.unread.pop_front() else {
+                return Ok(());
+            };
+            if !c.server_open
+                || c.server_inc != self.nodes[n].inc
+                || self.nodes[n].replica.is_none()
+            {
+                c.unread.clear();
+                return Ok(());
+            }
+            self.feed_server(conn, msg)?;
+        }
+    }
+
+    fn feed_server(&mut self, conn: u64, msg: C2S) -> CheckResult {
+        let n = self.conns[&conn].server;
         let id = ConnId(conn);
         match msg {
             C2S::Closed => {
@@ -443,6 +478,8 @@ impl World {
                 client_open: true,
                 c2s_last: 0,
                 s2c_last: 0,
+                paused: false,
+                unread: Default::default(),
             },
         );
         let cl = &mut self.clients[ci];

@@ -15,7 +15,7 @@ use super::{
     SLOW_NODE, TIMER_JUMP, US,
 };
 use crate::check::liveness::{self, EndState};
-use crate::check::CheckResult;
+use crate::check::{CheckResult, Violation, INTEGRITY};
 use crate::disk::{Detection, FlipTarget};
 use crate::options::Mutation;
 
@@ -136,6 +136,12 @@ impl World {
             let _g = span.enter();
             Replica::recover(cfg, rec)
         };
+        // Storage handed back a snapshot the core refuses: the checksums let damage through
+        // (only possible with them off), and a real server would refuse to start on it.
+        let replica = replica.map_err(|e| Violation {
+            checker: crate::check::NAMES[INTEGRITY],
+            detail: format!("node {} cannot recover: {e}", n + 1),
+        })?;
         let applied = replica.applied_zxid();
         let id = self.nodes[n].id;
         self.nodes[n].damaged_seen = replica.damaged().is_some();

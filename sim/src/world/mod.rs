@@ -117,6 +117,8 @@ pub struct Report {
     pub requests: usize,
     /// Watch notifications delivered to clients.
     pub notifications: u64,
+    /// Times a server paused a client connection's reads (`Output::PauseReads`).
+    pub reads_paused: u64,
     /// Hash of the event trace.
     pub trace_hash: u64,
     /// Wall time spent in the end-of-run linearizability checker, ns (not simulation).
@@ -276,6 +278,10 @@ enum Ev {
         conn: u64,
         msg: C2S,
     },
+    /// The server resumed reading `conn`: feed what is buffered.
+    ReadUnread {
+        conn: u64,
+    },
 }
 
 impl Ev {
@@ -299,6 +305,7 @@ impl Ev {
             Ev::Tick { node, .. } => 12 | (*node as u64) << 8,
             Ev::ToClient { conn, .. } => 13 | conn << 8,
             Ev::ToServer { conn, .. } => 14 | conn << 8,
+            Ev::ReadUnread { conn } => 16 | conn << 8,
         }
     }
 }
@@ -371,6 +378,12 @@ struct Conn {
     client_open: bool,
     c2s_last: u64,
     s2c_last: u64,
+    /// The server told the driver to stop reading this connection (`Output::PauseReads`).
+    paused: bool,
+    /// What reached the server while paused and is not read yet, in order: the socket's
+    /// receive buffer (TCP backpressure keeps it bounded; here the client's own in-flight
+    /// limit does).
+    unread: std::collections::VecDeque<C2S>,
 }
 
 struct Rngs {
@@ -428,6 +441,7 @@ pub struct World {
     acked_after_heal: usize,
     writes_after_heal: bool,
     notifications: u64,
+    reads_paused: u64,
     /// A violation found where no `CheckResult` can be returned (inside a crash).
     pending_violation: Option<Violation>,
     lin_wall_ns: u64,
@@ -478,6 +492,12 @@ impl World {
                 cfg.seed = cfg_rng.gen();
                 cfg.snapshot_every_txns = snapshot_every;
                 cfg.diff_txns_max = diff_max;
+                if opts.proposals_inflight_max != 0 {
+                    cfg.proposals_inflight_max = opts.proposals_inflight_max;
+                }
+                if opts.client_outstanding_max != 0 {
+                    cfg.client_outstanding_max = opts.client_outstanding_max;
+                }
                 if let Some(Mutation::Core(c)) = opts.mutation {
                     cfg.canary = Some(c);
                 }
@@ -575,6 +595,7 @@ impl World {
             acked_after_heal: 0,
             writes_after_heal: false,
             notifications: 0,
+            reads_paused: 0,
             pending_violation: None,
             lin_wall_ns: 0,
             lin: LinStats::default(),
@@ -606,6 +627,7 @@ impl World {
             writes_acked: self.chk.durability.len(),
             requests: self.clients.iter().map(|c| c.history.len()).sum(),
             notifications: self.notifications,
+            reads_paused: self.reads_paused,
             trace_hash: self.trace.hash(),
             lin_wall_ns: self.lin_wall_ns,
             lin: self.lin,
@@ -781,6 +803,7 @@ impl World {
             }
             Ev::ToClient { conn, msg } => self.deliver_to_client(conn, msg)?,
             Ev::ToServer { conn, msg } => self.deliver_to_server(conn, msg)?,
+            Ev::ReadUnread { conn } => self.read_unread(conn)?,
         }
         Ok(())
     }
@@ -922,9 +945,25 @@ impl World {
                     .unwrap_or_default();
                 self.server_to_client(conn.0, S2C::Connected(Box::new(response), applied));
             }
+            Output::PauseReads { conn } => {
+                self.reads_paused += 1;
+                if let Some(c) = self.conns.get_mut(&conn.0) {
+                    c.paused = true;
+                }
+            }
+            Output::ResumeReads { conn } => {
+                if let Some(c) = self.conns.get_mut(&conn.0) {
+                    c.paused = false;
+                    if !c.unread.is_empty() {
+                        self.push(self.now, Ev::ReadUnread { conn: conn.0 });
+                    }
+                }
+            }
             Output::CloseClient { conn, reason } => {
                 if let Some(c) = self.conns.get_mut(&conn.0) {
                     c.server_open = false;
+                    c.paused = false;
+                    c.unread.clear();
                 }
                 self.server_to_client(conn.0, S2C::Closed(reason));
             }

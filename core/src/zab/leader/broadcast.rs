@@ -3,18 +3,27 @@
 //! own, heartbeats and the quorum check, and the leader-owned expiries (sessions,
 //! containers, TTL nodes).
 //!
+//! Clients' writes (our own and forwarded ones) enter through `leader_accept_write`: with
+//! `proposals_inflight_max` proposals uncommitted, they wait in the leader's write queue and
+//! are proposed, in arrival order, as commits free the window (ZooKeeper's leader queues
+//! requests in its processor pipeline rather than refusing them). Only past the hard
+//! `writes_queued_max` is a write refused.
+//!
 //! Invariants: proposals get consecutive zxids of our epoch; a COMMIT names a zxid of our
-//! epoch durable here and on a quorum, never below the previous commit point.
+//! epoch durable here and on a quorum, never below the previous commit point; the write
+//! queue is within `writes_queued_max` and non-empty only while the window is full (so no
+//! write overtakes an earlier one).
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::LearnerPhase;
 use crate::buggify::{buggify, Site};
+use crate::replica::CloseReason;
 use crate::replica::{Canary, Deferred, LogRecord, Replica, TimerKind};
 use crate::session::negotiate_timeout_ms;
 use crate::tree::{prep, PrepContext, PrepRejected, WriteOp};
 use crate::txn::{Txn, TxnBody, TxnHeader};
-use crate::types::{ErrorCode, Id, ServerId, SessionId, Zxid};
+use crate::types::{ConnId, ErrorCode, Id, ServerId, SessionId, Zxid};
 use crate::zab::{Origin, PeerMessage, Role};
 
 impl Replica {
@@ -52,6 +61,71 @@ impl Replica {
             self.emit_send(p, PeerMessage::Commit { zxid: point });
         }
         self.commit_through(point);
+        self.propose_queued_writes();
+    }
+
+    /// A client's write reached the leader: propose it now, or queue it behind the writes
+    /// already waiting for the proposal window.
+    pub(crate) fn leader_accept_write(&mut self, w: QueuedWrite) {
+        let window_full = self.history.uncommitted_len() >= self.cfg.proposals_inflight_max;
+        let queued = self.leader_ref().queued.len();
+        if queued == 0 && !window_full {
+            self.propose_write(w);
+            return;
+        }
+        if queued >= self.cfg.writes_queued_max {
+            warn!(queued, "leader write queue full; refusing a write");
+            self.refuse_write(&w);
+            return;
+        }
+        self.leader().queued.push_back(w);
+    }
+
+    /// Proposes queued writes, oldest first, while the window has room.
+    fn propose_queued_writes(&mut self) {
+        loop {
+            let room = self.history.uncommitted_len() < self.cfg.proposals_inflight_max;
+            let Role::Leading(l) = &mut self.role else {
+                return;
+            };
+            if !room || !l.is_established() {
+                return;
+            }
+            let Some(w) = l.queued.pop_front() else {
+                return;
+            };
+            self.propose_write(w);
+        }
+    }
+
+    fn propose_write(&mut self, w: QueuedWrite) {
+        match self.propose(w.session, w.cxid, &w.op, &w.auth, w.requester) {
+            Ok(zxid) => {
+                if let Some(conn) = w.conn {
+                    self.pipeline_on_own_proposal(zxid, conn);
+                }
+            }
+            Err(e) => {
+                warn!(?e, session = %w.session, cxid = w.cxid, "write refused");
+                self.refuse_write(&w);
+            }
+        }
+    }
+
+    /// Our client's connection is closed; a forwarded write is answered with `Rejected`
+    /// (the learner closes its client's connection).
+    fn refuse_write(&mut self, w: &QueuedWrite) {
+        match (w.conn, w.requester) {
+            (Some(conn), _) => self.pipeline_close(conn, CloseReason::Overloaded),
+            (
+                None,
+                Requester::Client {
+                    server,
+                    origin: Some(origin),
+                },
+            ) => self.emit_send(server, PeerMessage::Rejected { origin }),
+            (None, _) => {}
+        }
     }
 
     /// Turns a write into the next transaction and broadcasts it. `Err` when the leader
@@ -233,6 +307,18 @@ impl Replica {
             let _ = self.propose(SessionId(0), 0, &op, &[], Requester::Expiry);
         }
     }
+}
+
+/// A client's write accepted by the leader and not proposed yet.
+#[derive(Clone, Debug)]
+pub(crate) struct QueuedWrite {
+    pub(crate) session: SessionId,
+    pub(crate) cxid: i32,
+    pub(crate) op: WriteOp,
+    pub(crate) auth: Vec<Id>,
+    pub(crate) requester: Requester,
+    /// Our own client's connection (`None` for a forwarded write).
+    pub(crate) conn: Option<ConnId>,
 }
 
 /// Who a proposal is for.

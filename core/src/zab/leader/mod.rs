@@ -14,14 +14,16 @@
 
 mod broadcast;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub(crate) use broadcast::{QueuedWrite, Requester};
 
 use tracing::{info, warn};
 
 use crate::buggify::{buggify, Site};
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
 use crate::tree::PendingChanges;
-use crate::types::{Epoch, Nanos, ServerId, SessionId, Zxid};
+use crate::types::{ConnId, Epoch, Nanos, ServerId, SessionId, Zxid};
 use crate::zab::{PeerMessage, Role};
 
 /// Where the leader is. Protocol order.
@@ -79,6 +81,8 @@ pub(crate) struct Leader {
     newleader_zxid: Zxid,
     next_counter: u32,
     pub(crate) pending: PendingChanges,
+    /// Clients' writes waiting for room in the proposal window, in arrival order.
+    queued: VecDeque<QueuedWrite>,
 }
 
 impl Leader {
@@ -96,7 +100,18 @@ impl Leader {
             newleader_zxid: Zxid::ZERO,
             next_counter: 0,
             pending: PendingChanges::new(),
+            queued: VecDeque::new(),
         }
+    }
+
+    /// Drops the queued writes of our client `conn` (its connection is gone).
+    pub(crate) fn forget_conn_writes(&mut self, conn: ConnId) {
+        self.queued.retain(|w| w.conn != Some(conn));
+    }
+
+    /// Writes waiting for the proposal window (tests, metrics).
+    pub(crate) fn queued_writes(&self) -> usize {
+        self.queued.len()
     }
 
     pub(crate) fn is_established(&self) -> bool {
@@ -116,6 +131,16 @@ impl Leader {
 
     pub(crate) fn remove_learner(&mut self, peer: ServerId) {
         self.learners.remove(&peer);
+        self.forget_learner_writes(peer);
+    }
+
+    /// Drops the queued writes `peer` forwarded: its link is gone, so its pipeline dropped
+    /// their connections, and after a restart it numbers requests from 1 again — an old
+    /// write proposed with its origin would be matched to a new, unrelated request.
+    fn forget_learner_writes(&mut self, peer: ServerId) {
+        self.queued.retain(|w| {
+            !matches!(w.requester, Requester::Client { server, origin: Some(_) } if server == peer)
+        });
     }
 
     pub(super) fn streaming_learners(&self) -> Vec<ServerId> {
@@ -136,6 +161,20 @@ impl Leader {
             assert!(
                 self.fresh_epoch_ackers.len() + 1 >= r.cfg.quorum(),
                 "synchronizing without a quorum of fresh epoch acks"
+            );
+        }
+        assert!(
+            self.queued.len() <= r.cfg.writes_queued_max,
+            "leader write queue over its bound"
+        );
+        if !self.queued.is_empty() {
+            assert!(
+                self.phase == LeaderPhase::Broadcast,
+                "writes queued before the leader is established"
+            );
+            assert!(
+                r.history.uncommitted_len() >= r.cfg.proposals_inflight_max,
+                "writes queued while the proposal window has room"
             );
         }
         if self.phase == LeaderPhase::Broadcast {
@@ -250,21 +289,22 @@ impl Replica {
                 op,
                 auth,
             } => {
-                if origin.server != from
-                    || self
-                        .propose(
-                            session,
-                            cxid,
-                            &op,
-                            &auth,
-                            Requester::Client {
-                                server: from,
-                                origin: Some(origin),
-                            },
-                        )
-                        .is_err()
-                {
+                if origin.server != from || !self.leader_ref().is_established() {
                     self.emit_send(from, PeerMessage::Rejected { origin });
+                } else {
+                    // Queued like our own clients' writes when the window is full: the
+                    // learner throttles its clients, the leader does not refuse for load.
+                    self.leader_accept_write(QueuedWrite {
+                        session,
+                        cxid,
+                        op,
+                        auth,
+                        requester: Requester::Client {
+                            server: from,
+                            origin: Some(origin),
+                        },
+                        conn: None,
+                    });
                 }
             }
             PeerMessage::Sync { origin } => {
@@ -281,6 +321,8 @@ impl Replica {
         if l.learners.get(&from).is_some_and(|x| x.nonce == nonce) {
             return; // a retransmission of the attempt we are already handling
         }
+        // A new attempt of this learner: what it forwarded before is not its to claim.
+        l.forget_learner_writes(from);
         l.learners.insert(
             from,
             Learner {
@@ -572,5 +614,3 @@ impl Replica {
         self.pipeline_start_serving();
     }
 }
-
-pub(crate) use broadcast::Requester;
