@@ -191,3 +191,45 @@ fn sim_run_damaged_follower_ahead_does_not_stall_every_leader() {
         );
     }
 }
+
+/// Depth faults and fault points at high rates (the profile of the first depth sweep:
+/// `arbor sim --seeds 0..100` with these flags).
+fn hard_depth(duration_ms: u64, heal_ms: u64) -> Options {
+    Options {
+        duration_ms,
+        heal_ms,
+        depth: DepthFaults {
+            timer_jump_rate: 1.0,
+            timer_jump_ms_max: 30_000,
+            reconnect_dup_prob: 1.0,
+            bridge_rate: 0.5,
+            flap_rate: 0.5,
+            slow_node_rate: 0.5,
+            slow_delay_ms_max: 1_000,
+        },
+        buggify: BuggifyOptions {
+            site_prob: 1.0,
+            fire_prob: 0.2,
+        },
+        ..Options::default()
+    }
+}
+
+/// Simulator bug (client model), found by the first depth sweep: a client closed its
+/// session and, 100 ms later, started a new one while the old connection was still open
+/// (its server was a slow node and had not closed it yet); the client asserted
+/// `established ⇒ session`. It now closes that connection first. Failed at 15.05 s.
+#[test]
+fn seed_26_hard_depth_client_reuses_closed_sessions_connection() {
+    assert_passes(26, &hard_depth(15_100, 2_000));
+}
+
+/// Checker bug, found by the first depth sweep: the leader expired session 0x100000006
+/// and answered its reconnect `timeOut = 0` (a closing session is rejected at once, as in
+/// ZooKeeper) about 1 s before its closeSession committed (slow nodes); `ephemerals` took
+/// the leader's applied zxid as the end of the session and found its ephemeral still on
+/// node 1. The session now counts as ended at its closeSession txn. Failed at 5.18 s.
+#[test]
+fn seed_96_hard_depth_expired_before_close_session_commits() {
+    assert_passes(96, &hard_depth(5_200, 2_000));
+}

@@ -4,8 +4,9 @@
 //! created them ends); zab.md §1.1 session layer (ZOOKEEPER-2355 class).
 //! Statement checked: once a client learned that its session ended at zxid z — a
 //! `closeSession` reply with `err == 0` at z, or a handshake answered `timeOut = 0` by a
-//! server whose applied zxid was z — every replica whose applied zxid is ≥ z holds no
-//! ephemeral node owned by that session.
+//! server whose applied zxid was a, z being the later of a and the session's closeSession
+//! txn (a leader rejects a closing session before that txn commits, as ZooKeeper does) —
+//! every replica whose applied zxid is ≥ z holds no ephemeral node owned by that session.
 
 use std::collections::BTreeMap;
 

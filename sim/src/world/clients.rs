@@ -208,7 +208,7 @@ impl World {
             // beyond this server's applied zxid.
             if let Some((s, _)) = self.clients[ci].session.take() {
                 self.line(format!("client {ci} session {s} expired"));
-                self.chk.ephemerals.on_session_ended(s, server_applied);
+                self.session_expired(s, server_applied);
             }
             let cl = &mut self.clients[ci];
             cl.last_zxid_seen = Zxid(0);
@@ -330,6 +330,13 @@ impl World {
             if now < cl.resume_ns {
                 let at = cl.resume_ns;
                 self.wake_client(ci, at);
+                return Ok(());
+            }
+            if let Some(id) = self.clients[ci].conn.as_ref().map(|c| c.conn.0) {
+                // The closed session's connection is still open (a slow server has not
+                // closed it yet): like a ZooKeeper client, close it before a new session.
+                // (Before slow nodes the server always closed it within the 100 ms pause.)
+                self.client_drop_conn(id);
                 return Ok(());
             }
             let ops = self.rng.client.gen_range(20..self.opts.ops_max.max(21));

@@ -23,8 +23,8 @@ use arbor_core::proto::jute::{
     ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
 use arbor_core::replica::{CloseReason, Config, Input, LogRecord, Output, Replica};
-use arbor_core::txn::Txn;
-use arbor_core::types::{Nanos, PersistToken, ServerId, WallMillis, Zxid};
+use arbor_core::txn::{Txn, TxnBody};
+use arbor_core::types::{Nanos, PersistToken, ServerId, SessionId, WallMillis, Zxid};
 use arbor_core::PeerMessage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -450,6 +450,10 @@ pub struct World {
     quiescing: bool,
     converge_deadline: u64,
     fault_counts: [u64; FAULT_KINDS.len()],
+    /// Sessions a server answered `timeOut = 0` for while their closeSession was not yet
+    /// committed (the leader rejects a closing session at once, as ZooKeeper does), with
+    /// that server's applied zxid: they count as ended at their closeSession's zxid.
+    expiry_pending: BTreeMap<SessionId, Zxid>,
     /// Fault-point firings of replicas that have since crashed.
     buggify_fired: [u64; Site::ALL.len()],
     exercised: [u64; crate::check::NAMES.len()],
@@ -603,6 +607,7 @@ impl World {
             converge_deadline: 0,
             fault_counts: [0; FAULT_KINDS.len()],
             buggify_fired: [0; Site::ALL.len()],
+            expiry_pending: BTreeMap::new(),
             exercised: [0; crate::check::NAMES.len()],
             done: false,
             opts,
@@ -1011,6 +1016,13 @@ impl World {
                 self.chk.agreement.on_apply(id, prev, t)?;
                 self.chk.primary.on_apply(id, *z)?;
                 self.chk.durability.on_apply(id, prev, *z)?;
+                if matches!(t.body, TxnBody::CloseSession { .. }) {
+                    if let Some(at) = self.expiry_pending.remove(&t.header.session) {
+                        self.chk
+                            .ephemerals
+                            .on_session_ended(t.header.session, (*z).max(at));
+                    }
+                }
                 prev = *z;
                 n_applied += 1;
             }
@@ -1227,6 +1239,26 @@ impl World {
         self.lin = stats;
         self.exercised[crate::check::LINEARIZABILITY] += stats.writes + stats.reads + stats.syncs;
         Ok(())
+    }
+
+    /// A server answered `timeOut = 0` for session `s` at applied zxid `at`: the session
+    /// ended at its closeSession's zxid, or at `at` if that is later. A leader rejects a
+    /// closing session before its closeSession commits, so that txn may still be to come.
+    fn session_expired(&mut self, s: SessionId, at: Zxid) {
+        let close = self
+            .chk
+            .agreement
+            .above(Zxid(0))
+            .find(|(_, c)| {
+                c.txn.header.session == s && matches!(c.txn.body, TxnBody::CloseSession { .. })
+            })
+            .map(|(z, _)| *z);
+        match close {
+            Some(z) => self.chk.ephemerals.on_session_ended(s, z.max(at)),
+            None => {
+                self.expiry_pending.insert(s, at);
+            }
+        }
     }
 
     /// Counts one examined observation for checker `ix` (an index into `check::NAMES`).
