@@ -145,7 +145,7 @@ fn main() {
     });
 
     let mut d = Driver {
-        replica: Replica::recover(cfg, rec),
+        replica: Replica::recover(cfg, rec).expect("the loaded snapshot recovers"),
         now: Nanos(1),
         queue: VecDeque::new(),
         snapshots: tx,
