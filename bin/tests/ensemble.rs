@@ -239,7 +239,7 @@ fn hello(cluster: u64, from: u64, to: u64) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&30u32.to_be_bytes());
     b.extend_from_slice(b"ARBP");
-    b.extend_from_slice(&1u16.to_be_bytes());
+    b.extend_from_slice(&arbor_net::peer::LINK_VERSION.to_be_bytes());
     b.extend_from_slice(&cluster.to_be_bytes());
     b.extend_from_slice(&from.to_be_bytes());
     b.extend_from_slice(&to.to_be_bytes());

@@ -50,7 +50,8 @@ use tracing::{debug, info, warn};
 use crate::rt::JoinSet;
 
 pub use wire::PeerLinkError;
-use wire::{read_frame, read_message, write_frame, write_keepalive, Hello, LINK_VERSION};
+pub use wire::LINK_VERSION;
+use wire::{read_frame, read_message, write_frame, write_keepalive, Hello};
 
 /// How long a new connection may take to complete the hello exchange.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub(crate) const MAGIC: [u8; 4] = *b"ARBP";
 /// Version of the link protocol (handshake + framing; the message envelope has its own).
 /// Version 2 added the empty keepalive frame.
-pub(crate) const LINK_VERSION: u16 = 2;
+pub const LINK_VERSION: u16 = 2;
 /// Length of a hello payload.
 pub(crate) const HELLO_LEN: usize = 4 + 2 + 8 + 8 + 8;
 /// Bytes read per step of a large frame.
