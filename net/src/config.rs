@@ -61,6 +61,9 @@ pub struct Config {
     /// `zookeeper.extendedTypesEnabled`): TTL nodes are served only when `true`. Parsed as
     /// Java's `Boolean.parseBoolean`: `true` in any case is true, anything else false.
     pub extended_types_enabled: bool,
+    /// `globalOutstandingLimit` (ZooKeeper turns it into `zookeeper.globalOutstandingLimit`):
+    /// unanswered requests before the server stops reading from clients (throttling).
+    pub global_outstanding_limit: Option<usize>,
 }
 
 /// Which four-letter words are served.
@@ -271,6 +274,7 @@ struct Builder {
     cluster_id: Option<u64>,
     peer_queue_max: Option<usize>,
     extended_types_enabled: bool,
+    global_outstanding_limit: Option<usize>,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -348,6 +352,13 @@ impl Builder {
                     return Err(bad("must be positive"));
                 }
                 self.peer_queue_max = Some(v as usize);
+            }
+            "globalOutstandingLimit" => {
+                let v = uint(i32::MAX as u64)?;
+                if v == 0 {
+                    return Err(bad("must be positive"));
+                }
+                self.global_outstanding_limit = Some(v as usize);
             }
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
@@ -437,6 +448,7 @@ impl Builder {
             cluster_id: self.cluster_id,
             peer_queue_max: self.peer_queue_max,
             extended_types_enabled: self.extended_types_enabled,
+            global_outstanding_limit: self.global_outstanding_limit,
         };
         Ok((cfg, self.warnings))
     }

@@ -349,3 +349,16 @@ fn extended_types_enabled_parses_like_java_boolean() {
             .extended_types_enabled
     );
 }
+
+#[test]
+fn global_outstanding_limit() {
+    assert_eq!(
+        parse("dataDir=/d\nglobalOutstandingLimit=50\n").global_outstanding_limit,
+        Some(50)
+    );
+    assert_eq!(parse("dataDir=/d\n").global_outstanding_limit, None);
+    assert_eq!(
+        bad("dataDir=/d\nglobalOutstandingLimit=0\n"),
+        (2, "globalOutstandingLimit".to_string())
+    );
+}

@@ -93,6 +93,10 @@ pub struct ServeOptions {
     pub ensemble: Option<EnsembleOptions>,
     /// `extendedTypesEnabled`: TTL creates are served (otherwise Unimplemented).
     pub extended_types_enabled: bool,
+    /// `globalOutstandingLimit`: requests this server holds unanswered before it stops
+    /// reading from the clients that send more (`None`: the core's default, 1000 as
+    /// ZooKeeper's).
+    pub global_outstanding_limit: Option<usize>,
 }
 
 /// An ensemble member's view of the ensemble.
@@ -145,6 +149,7 @@ impl ServeOptions {
             ready_timeout: Duration::from_secs(30),
             ensemble: None,
             extended_types_enabled: false,
+            global_outstanding_limit: None,
         }
     }
 
@@ -172,6 +177,7 @@ impl ServeOptions {
         o.four_letter_words = cfg.four_letter_words.clone();
         o.snap_retain_count = cfg.autopurge_snap_retain_count;
         o.extended_types_enabled = cfg.extended_types_enabled;
+        o.global_outstanding_limit = cfg.global_outstanding_limit;
         Ok(o)
     }
 
@@ -197,6 +203,9 @@ impl ServeOptions {
         cfg.session_timeout_ms_max = ms(self.max_session_timeout);
         cfg.snapshot_every_txns = self.snapshot_every_txns;
         cfg.tree.extended_types_enabled = self.extended_types_enabled;
+        if let Some(n) = self.global_outstanding_limit {
+            cfg.client_outstanding_max = n;
+        }
         cfg.validate()
             .map_err(|reason| ServeError::InvalidOptions { reason })?;
         Ok(cfg)
