@@ -35,7 +35,7 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::replica::{Config, Input, LogRecord, Output, Recovered, Replica};
 use arbor_core::tree::{CreateOp, DataTree, NodeKind, TreeConfig, WriteOp};
-use arbor_core::txn::{CreateTxn, Txn, TxnBody, TxnHeader};
+use arbor_core::txn::{apply, CreateTxn, Txn, TxnBody, TxnHeader};
 use arbor_core::types::{
     Acl, ConnId, Epoch, ErrorCode, Id, Nanos, PersistToken, ServerId, SessionId, WallMillis, Zxid,
 };
@@ -269,7 +269,13 @@ fn recovered(kind: u8) -> Recovered {
         2 => Recovered {
             accepted_epoch: Epoch(2),
             current_epoch: Epoch(1),
-            snapshot: Some((z(1, 2), DataTree::new(tree_config()).serialize())),
+            snapshot: Some((z(1, 2), {
+                // A snapshot holds the tree as of its zxid (recovery checks it).
+                let mut tree = DataTree::new(tree_config());
+                apply(&mut tree, &safe_txn(z(1, 1), check.clone()));
+                apply(&mut tree, &safe_txn(z(1, 2), check.clone()));
+                tree.serialize()
+            })),
             log: vec![safe_txn(z(1, 3), check), safe_txn(z(2, 1), session)],
             damaged: None,
         },
