@@ -636,15 +636,18 @@ impl World {
                     Vec::new()
                 },
             },
-            _ => {
-                let n = r.byte()? % 4;
-                let mut ops = Vec::new();
-                for _ in 0..n {
-                    ops.push(self.body(r, true)?);
-                }
-                TxnBody::Multi(ops)
-            }
+            _ => self.multi_body(r)?,
         })
+    }
+
+    /// A multi of up to three bodies (each may be any body, nested or not).
+    fn multi_body(&self, r: &mut Reader<'_>) -> Option<TxnBody> {
+        let n = r.byte()? % 4;
+        let mut ops = Vec::new();
+        for _ in 0..n {
+            ops.push(self.body(r, true)?);
+        }
+        Some(TxnBody::Multi(ops))
     }
 
     /// A body that fits only some trees (or none: a nested multi, the root, `/zookeeper`).
@@ -686,14 +689,7 @@ impl World {
                 acl: acl(r)?,
                 aversion: small(r)?,
             },
-            _ => {
-                let n = r.byte()? % 4;
-                let mut ops = Vec::new();
-                for _ in 0..n {
-                    ops.push(self.body(r, true)?);
-                }
-                TxnBody::Multi(ops)
-            }
+            _ => self.multi_body(r)?,
         })
     }
 
