@@ -64,6 +64,12 @@ pub struct Config {
     /// [`crate::buggify`].
     #[cfg(feature = "buggify")]
     pub buggify: Option<crate::buggify::Buggify>,
+    /// Run `Replica::check_invariants` after every step. Only builds that compile the checks
+    /// in (tests, debug builds, the `invariants` feature) can run them; the default is on in
+    /// tests and debug builds and off in release builds, so a release server whose binary
+    /// also links the simulator (which turns the feature on) does not pay for them. The
+    /// simulator and the fuzz harnesses set it.
+    pub check_invariants: bool,
 }
 
 impl Config {
@@ -93,6 +99,7 @@ impl Config {
             canary: None,
             #[cfg(feature = "buggify")]
             buggify: None,
+            check_invariants: cfg!(any(test, debug_assertions)),
         }
     }
 

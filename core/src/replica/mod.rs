@@ -18,8 +18,9 @@
 //! Roles live in `zab` (election, leader, follower); client connections in `pipeline`;
 //! session bookkeeping in `session`; the storage contract is documented in [`io`].
 //!
-//! Invariants (`check_invariants`, run after every step in debug builds and with the
-//! `invariants` feature): `currentEpoch <= acceptedEpoch`; the history's own invariants;
+//! Invariants (`check_invariants`, compiled in for tests, debug builds and the `invariants`
+//! feature, and run after every step when `Config::check_invariants` is set — by default in
+//! tests and debug builds; the simulator sets it): `currentEpoch <= acceptedEpoch`; the history's own invariants;
 //! the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
 //! every client queue within its bound; the step's record batch was flushed.
 
@@ -283,7 +284,9 @@ impl Replica {
         self.pipeline_resume_reads();
         self.flush_batch();
         #[cfg(any(test, debug_assertions, feature = "invariants"))]
-        self.check_invariants();
+        if self.cfg.check_invariants {
+            self.check_invariants();
+        }
     }
 
     /// The next output, or `None` when drained.

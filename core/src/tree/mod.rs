@@ -349,22 +349,48 @@ impl DataTree {
 /// Visits every node of `slots` (a live arena's or a frozen view's) in pre-order from the
 /// root, children sorted by name, with each node's full path.
 fn walk(slots: &NodeSlots, mut f: impl FnMut(&str, u32)) {
-    let mut stack: Vec<(String, u32)> = vec![(ROOT_PATH.to_string(), ROOT)];
-    while let Some((path, id)) = stack.pop() {
-        f(&path, id);
+    /// A node whose children are being visited: its children sorted by name, the next one,
+    /// and the length of its path in the shared buffer (0 for the root, whose children are
+    /// `/name`).
+    struct Frame<'a> {
+        kids: Vec<(&'a str, u32)>,
+        next: usize,
+        base_len: usize,
+    }
+    let sorted_kids = |id: u32| {
         let mut kids: Vec<(&str, u32)> = node_at(slots, id)
             .child_ids()
             .iter()
             .map(|&c| (node_at(slots, c).name(), c))
             .collect();
         kids.sort_unstable();
-        for &(name, c) in kids.iter().rev() {
-            let child_path = if id == ROOT {
-                format!("/{name}")
-            } else {
-                format!("{path}/{name}")
-            };
-            stack.push((child_path, c));
+        kids
+    };
+    // One path buffer for the whole walk (no allocation per node).
+    let mut path = String::from(ROOT_PATH);
+    f(&path, ROOT);
+    let mut stack = vec![Frame {
+        kids: sorted_kids(ROOT),
+        next: 0,
+        base_len: 0,
+    }];
+    while let Some(top) = stack.last_mut() {
+        let Some(&(name, c)) = top.kids.get(top.next) else {
+            stack.pop();
+            continue;
+        };
+        top.next += 1;
+        path.truncate(top.base_len);
+        path.push('/');
+        path.push_str(name);
+        f(&path, c);
+        let kids = sorted_kids(c);
+        if !kids.is_empty() {
+            stack.push(Frame {
+                kids,
+                next: 0,
+                base_len: path.len(),
+            });
         }
     }
 }

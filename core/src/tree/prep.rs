@@ -17,7 +17,7 @@
 //! Invariants: a txn prepped against state S applies to S without failing; a failed op
 //! (or failed multi) leaves `pending` unchanged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::txn::{CreateTxn, Txn, TxnBody, TxnHeader};
@@ -182,10 +182,21 @@ impl NodeLookup for DataTree {
 
 /// Changes of txns prepped but not yet applied (ZooKeeper's `outstandingChanges`), keyed
 /// by path; `None` marks a pending delete.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct PendingChanges {
     changes: BTreeMap<String, (Zxid, Option<NodeView>)>,
+    /// `(zxid, path)` of each change in prep order (zxids never decrease: a leader preps in
+    /// zxid order), so that retiring is O(retired) rather than a pass over every change.
+    order: VecDeque<(Zxid, String)>,
 }
+
+impl PartialEq for PendingChanges {
+    fn eq(&self, other: &Self) -> bool {
+        self.changes == other.changes
+    }
+}
+
+impl Eq for PendingChanges {}
 
 impl PendingChanges {
     /// No pending changes.
@@ -205,7 +216,15 @@ impl PendingChanges {
 
     /// Forgets changes made by txns with zxid ≤ `applied` (they are in the tree now).
     pub fn retire_through(&mut self, applied: Zxid) {
-        self.changes.retain(|_, (z, _)| *z > applied);
+        while self.order.front().is_some_and(|(z, _)| *z <= applied) {
+            let Some((z, path)) = self.order.pop_front() else {
+                break;
+            };
+            // A later change to the same path replaced this one and stays.
+            if self.changes.get(&path).is_some_and(|(cz, _)| *cz == z) {
+                self.changes.remove(&path);
+            }
+        }
     }
 }
 
@@ -237,6 +256,11 @@ pub fn prep<L: NodeLookup + ?Sized>(
         (body, st.local)
     };
     for (path, view) in local {
+        debug_assert!(
+            pending.order.back().is_none_or(|(z, _)| *z <= ctx.zxid),
+            "prep out of zxid order"
+        );
+        pending.order.push_back((ctx.zxid, path.clone()));
         pending.changes.insert(path, (ctx.zxid, view));
     }
     Ok(Txn {

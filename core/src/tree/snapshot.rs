@@ -158,7 +158,80 @@ impl TreeSnapshot {
     }
 
     /// The snapshot as canonical bytes (O(n); meant for a thread other than the core's).
+    ///
+    /// The bytes are postcard's encoding of [`Snapshot`], written field by field without
+    /// building the node list: each node is encoded straight from the tree (path from one
+    /// reused buffer, data borrowed), and the header (which holds the ACL table the walk
+    /// discovers) is put in front at the end. Postcard encodes a struct as its fields in
+    /// order and a sequence as a varint length and its elements, so the concatenation is the
+    /// same bytes (`serialize_matches_the_owned_encoding` checks it).
     pub fn serialize(&self) -> Vec<u8> {
+        /// [`SnapNode`] by reference: the same encoding (`&str` as `String`, `&[u8]` as
+        /// `Vec<u8>`).
+        #[derive(Serialize)]
+        struct SnapNodeRef<'a> {
+            path: &'a str,
+            data: Option<&'a [u8]>,
+            stat: StoredStat,
+            acl: u32,
+        }
+        /// The fields of [`Snapshot`] before `nodes`.
+        #[derive(Serialize)]
+        struct Head<'a> {
+            version: u32,
+            last_zxid: Zxid,
+            acls: &'a [Vec<Acl>],
+        }
+        let mut acl_numbers: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut acls: Vec<Vec<Acl>> = Vec::new();
+        // Most nodes share their neighbour's ACL: skip the map lookup then.
+        let mut last_acl: Option<(u32, u32)> = None;
+        let mut body: Vec<u8> = Vec::with_capacity(self.node_count.saturating_mul(64));
+        let mut count = 0usize;
+        walk(&self.nodes, |path, id| {
+            let n = node_at(&self.nodes, id);
+            let acl = match last_acl {
+                Some((raw, number)) if raw == n.acl => number,
+                _ => {
+                    let number = *acl_numbers.entry(n.acl).or_insert_with(|| {
+                        acls.push(self.acls.get(n.acl).to_vec());
+                        (acls.len() - 1) as u32
+                    });
+                    last_acl = Some((n.acl, number));
+                    number
+                }
+            };
+            let node = SnapNodeRef {
+                path,
+                data: n.data(),
+                stat: n.stored_stat(),
+                acl,
+            };
+            // Serializing plain data into a Vec cannot fail.
+            body = postcard::to_extend(&node, std::mem::take(&mut body))
+                .expect("snapshot node serializes");
+            count += 1;
+        });
+        assert_eq!(count, self.node_count, "snapshot walk count");
+        let head = Head {
+            version: SNAPSHOT_VERSION,
+            last_zxid: self.last_zxid,
+            acls: &acls,
+        };
+        let sessions: Vec<(SessionId, i32)> = self.sessions.iter().map(|(s, t)| (*s, *t)).collect();
+        let mut out = Vec::with_capacity(body.len() + 64 + 16 * sessions.len());
+        out = postcard::to_extend(&head, out).expect("snapshot header serializes");
+        // The node sequence's length prefix: the same varint as a `u64` of that value.
+        out = postcard::to_extend(&(count as u64), out).expect("varint serializes");
+        out.extend_from_slice(&body);
+        drop(body);
+        postcard::to_extend(&sessions, out).expect("snapshot sessions serialize")
+    }
+
+    /// The old encoding (an owned [`Snapshot`] through `postcard::to_allocvec`), kept for the
+    /// test that the streamed encoding gives the same bytes.
+    #[cfg(test)]
+    pub(crate) fn serialize_owned(&self) -> Vec<u8> {
         let mut acl_numbers: BTreeMap<u32, u32> = BTreeMap::new();
         let mut acls = Vec::new();
         let mut nodes = Vec::with_capacity(self.node_count);
@@ -175,7 +248,6 @@ impl TreeSnapshot {
                 acl,
             });
         });
-        assert_eq!(nodes.len(), self.node_count, "snapshot walk count");
         let snap = Snapshot {
             version: SNAPSHOT_VERSION,
             last_zxid: self.last_zxid,
@@ -183,7 +255,6 @@ impl TreeSnapshot {
             nodes,
             sessions: self.sessions.iter().map(|(s, t)| (*s, *t)).collect(),
         };
-        // Serializing plain owned data into a Vec cannot fail.
         postcard::to_allocvec(&snap).expect("snapshot serializes")
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct History {
     log: VecDeque<Txn>,
     log_start: Zxid,
     committed: Zxid,
+    /// Logged txns above `committed` (kept so that the leader's per-request window check is
+    /// O(1) instead of a binary search over a log of up to a snapshot interval).
+    uncommitted: usize,
 }
 
 impl History {
@@ -33,6 +36,7 @@ impl History {
             log: VecDeque::new(),
             log_start: start,
             committed: start,
+            uncommitted: 0,
         }
     }
 
@@ -54,7 +58,11 @@ impl History {
 
     /// Logged transactions not yet committed.
     pub(crate) fn uncommitted_len(&self) -> usize {
-        self.log.len() - self.position_after(self.committed)
+        self.uncommitted
+    }
+
+    fn recount_uncommitted(&mut self) {
+        self.uncommitted = self.log.len() - self.position_after(self.committed);
     }
 
     /// Appends a txn above the last logged one.
@@ -66,6 +74,8 @@ impl History {
             self.last_logged()
         );
         self.log.push_back(txn);
+        // Appends are above the last logged zxid, hence above the commit point.
+        self.uncommitted += 1;
     }
 
     /// Raises the commit point (never beyond the log, never down).
@@ -73,6 +83,7 @@ impl History {
         let z = zxid.min(self.last_logged());
         if z > self.committed {
             self.committed = z;
+            self.recount_uncommitted();
         }
     }
 
@@ -97,6 +108,7 @@ impl History {
         if self.committed > after {
             self.committed = after.max(self.applied());
         }
+        self.recount_uncommitted();
     }
 
     /// Replaces the whole state with a snapshot tree.
@@ -106,6 +118,7 @@ impl History {
         self.log.clear();
         self.log_start = z;
         self.committed = z;
+        self.uncommitted = 0;
     }
 
     /// Forgets log entries up to `upto` (they are in a durable snapshot).
@@ -162,6 +175,11 @@ impl History {
         assert!(
             self.committed <= self.last_logged(),
             "commit point beyond log"
+        );
+        assert_eq!(
+            self.uncommitted,
+            self.log.len() - self.position_after(self.committed),
+            "uncommitted count out of step with the log"
         );
         assert!(
             self.log

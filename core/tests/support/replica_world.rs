@@ -217,6 +217,7 @@ pub struct World {
 fn config() -> Config {
     let mut cfg = Config::new(ME, VOTERS.to_vec()).with_tick_ns(TICK_NS);
     cfg.tree = tree_config();
+    cfg.check_invariants = true;
     cfg.snapshot_every_txns = 4;
     cfg.diff_txns_max = 3;
     cfg.proposals_inflight_max = 3;

@@ -494,6 +494,7 @@ impl World {
                 let mut cfg =
                     Config::new(voters[i], voters.clone()).with_tick_ns(opts.tick_ms * MS);
                 cfg.seed = cfg_rng.gen();
+                cfg.check_invariants = true;
                 cfg.snapshot_every_txns = snapshot_every;
                 cfg.diff_txns_max = diff_max;
                 if opts.proposals_inflight_max != 0 {

@@ -51,6 +51,43 @@ fn populated() -> H {
 }
 
 #[test]
+fn serialize_matches_the_owned_encoding() {
+    // The streamed encoder must give the bytes of the owned `Snapshot` struct through
+    // postcard: deeper paths, empty and null data, several ACL lists, sessions.
+    let mut h = populated();
+    quick(&mut h, S1, create("/d0/n004/deep", 0));
+    quick(&mut h, S1, create("/d0/n004/deep/er", 0));
+    quick(
+        &mut h,
+        S1,
+        WriteOp::SetData {
+            path: "/d1/n004".into(),
+            data: None,
+            version: -1,
+        },
+    );
+    quick(
+        &mut h,
+        S1,
+        WriteOp::SetData {
+            path: "/d1/n009".into(),
+            data: Some(Vec::new()),
+            version: -1,
+        },
+    );
+    let view = h.tree.snapshot();
+    let owned = view.serialize_owned();
+    assert_eq!(view.serialize(), owned);
+    assert_eq!(DataTree::new(h.tree.config().clone()).serialize(), {
+        DataTree::new(h.tree.config().clone())
+            .snapshot()
+            .serialize_owned()
+    });
+    let restored = DataTree::deserialize(&owned, h.tree.config().clone()).unwrap();
+    assert_eq!(restored.digest(), h.tree.digest());
+}
+
+#[test]
 fn a_view_serializes_to_the_bytes_of_its_moment() {
     let mut h = populated();
     let bytes = h.tree.serialize();
