@@ -226,9 +226,15 @@ pub enum PeerProtocolError {
 
 /// Encodes a message in the versioned envelope.
 pub fn encode_peer(msg: &PeerMessage) -> Vec<u8> {
-    let env = Envelope {
+    /// [`Envelope`] by reference (same bytes), so encoding never clones the message.
+    #[derive(Serialize)]
+    struct EnvelopeRef<'a> {
+        version: u16,
+        msg: &'a PeerMessage,
+    }
+    let env = EnvelopeRef {
         version: PEER_PROTOCOL_VERSION,
-        msg: msg.clone(),
+        msg,
     };
     // Serializing plain owned data into a Vec cannot fail.
     postcard::to_allocvec(&env).expect("peer message serializes")

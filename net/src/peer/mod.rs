@@ -53,6 +53,9 @@ pub use wire::PeerLinkError;
 pub use wire::LINK_VERSION;
 use wire::{read_frame, read_message, write_frame, write_keepalive, Hello};
 
+/// Read buffer of a peer link (frames behind one another come from one `recv`).
+const READ_BUFFER: usize = 64 * 1024;
+
 /// How long a new connection may take to complete the hello exchange.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// First reconnect delay.
@@ -503,11 +506,16 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     // that keeps arriving is not silence).
     let base = tokio::time::Instant::now();
     let heard = AtomicU64::new(0);
-    let mut rd = Heard {
-        inner: &mut rd,
-        base,
-        heard: &heard,
-    };
+    // Buffered: a frame's length and body (and the frames behind it) come from one read
+    // instead of two `recv` calls per frame.
+    let mut rd = tokio::io::BufReader::with_capacity(
+        READ_BUFFER,
+        Heard {
+            inner: &mut rd,
+            base,
+            heard: &heard,
+        },
+    );
     let watchdog = async {
         loop {
             let last = base + Duration::from_nanos(heard.load(Ordering::Relaxed));
@@ -520,16 +528,19 @@ async fn run_link(stream: TcpStream, peer: ServerId, shared: &Shared) {
     let reader = async {
         loop {
             let msg = read_message(&mut rd, max).await?;
-            if events
-                .send(PeerEvent::Message { peer, link, msg })
-                .await
-                .is_err()
-            {
-                return Ok(());
+            match events.try_send(PeerEvent::Message { peer, link, msg }) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+                Err(mpsc::error::TrySendError::Full(ev)) => {
+                    if events.send(ev).await.is_err() {
+                        return Ok(());
+                    }
+                    // Time spent waiting for the core task to take the message is not
+                    // silence.
+                    let ns = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    heard.store(ns, Ordering::Relaxed);
+                }
             }
-            // Time spent waiting for the core task to take the message is not silence.
-            let ns = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            heard.store(ns, Ordering::Relaxed);
         }
     };
     let writer = async {
