@@ -166,6 +166,18 @@ impl TreeSnapshot {
     /// order and a sequence as a varint length and its elements, so the concatenation is the
     /// same bytes (`serialize_matches_the_owned_encoding` checks it).
     pub fn serialize(&self) -> Vec<u8> {
+        let [head, body, tail] = self.serialize_parts();
+        let mut out = Vec::with_capacity(head.len() + body.len() + tail.len());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&tail);
+        out
+    }
+
+    /// [`TreeSnapshot::serialize`] in three pieces whose concatenation is those bytes (the
+    /// header with the ACL table and the node count, the nodes, the sessions), so that a
+    /// writer can write them one after the other without copying the large middle piece.
+    pub fn serialize_parts(&self) -> [Vec<u8>; 3] {
         /// [`SnapNode`] by reference: the same encoding (`&str` as `String`, `&[u8]` as
         /// `Vec<u8>`).
         #[derive(Serialize)]
@@ -219,13 +231,11 @@ impl TreeSnapshot {
             acls: &acls,
         };
         let sessions: Vec<(SessionId, i32)> = self.sessions.iter().map(|(s, t)| (*s, *t)).collect();
-        let mut out = Vec::with_capacity(body.len() + 64 + 16 * sessions.len());
-        out = postcard::to_extend(&head, out).expect("snapshot header serializes");
+        let mut out = postcard::to_allocvec(&head).expect("snapshot header serializes");
         // The node sequence's length prefix: the same varint as a `u64` of that value.
         out = postcard::to_extend(&(count as u64), out).expect("varint serializes");
-        out.extend_from_slice(&body);
-        drop(body);
-        postcard::to_extend(&sessions, out).expect("snapshot sessions serialize")
+        let tail = postcard::to_allocvec(&sessions).expect("snapshot sessions serialize");
+        [out, body, tail]
     }
 
     /// The old encoding (an owned [`Snapshot`] through `postcard::to_allocvec`), kept for the

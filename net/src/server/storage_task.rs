@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use super::core_task::Event;
 #[cfg(not(madsim))]
-use crate::storage::{commit_batch, write_snapshot_file};
+use crate::storage::{commit_batch, write_snapshot_file_parts};
 use crate::storage::{FileStorage, Storage, StorageError, StorageOp};
 
 #[cfg(madsim)]
@@ -182,11 +182,13 @@ pub(crate) fn spawn<S: RuntimeStorage>(
                 next = newer;
             }
             let (zxid, view) = next;
-            let data = view.serialize();
+            let parts = view.serialize_parts();
             drop(view);
-            match write_snapshot_file(&snap_dir, zxid, &data) {
+            let bytes: usize = parts.iter().map(Vec::len).sum();
+            let parts = [&parts[0][..], &parts[1][..], &parts[2][..]];
+            match write_snapshot_file_parts(&snap_dir, zxid, &parts) {
                 Ok(path) => {
-                    info!(%zxid, path = %path.display(), bytes = data.len(), "snapshot written");
+                    info!(%zxid, path = %path.display(), bytes, "snapshot written");
                     if back.send(Msg::SnapshotWritten(zxid, path)).is_err() {
                         return;
                     }

@@ -48,7 +48,10 @@ use arbor_core::replica::{LogRecord, Output};
 use arbor_core::types::{PersistToken, Zxid};
 
 pub use file::{FileStorage, Opened, RecoveryReport, StorageOptions};
-pub use snapshot::{write_snapshot_file, SNAPSHOT_HEADER_LEN, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+pub use snapshot::{
+    write_snapshot_file, write_snapshot_file_parts, SNAPSHOT_HEADER_LEN, SNAPSHOT_MAGIC,
+    SNAPSHOT_VERSION,
+};
 pub use wal::{
     decode_frame, encode_frame, FrameError, FRAME_HEADER_LEN, RECORD_LEN_MAX, SEGMENT_HEADER_LEN,
     SEGMENT_MAGIC, SEGMENT_VERSION,
