@@ -168,14 +168,32 @@ wait_ready() { # name base
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # --- measurements ----------------------------------------------------------------------------
+# CPU time (utime + stime, clock ticks) used so far by the given processes.
+cpu_ticks() {
+    local t=0 p v
+    for p in "$@"; do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        t=$((t + v))
+    done
+    echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 bench() { # system round workload base args...
     local sys=$1 round=$2 wl=$3 base=$4
     shift 4
-    local line
+    local line pids t0 t1 c0 c1
+    if [ "$sys" = arbor ]; then pids=("${ARBOR_PIDS[@]}"); else pids=("${ZK_PIDS[@]}"); fi
+    c0=$(cpu_ticks "${pids[@]}")
+    t0=$(date +%s.%N)
     line=$("$ARBOR" bench --connect "$(connect_list "$base")" --label "$sys" --json \
         --warmup "$WARMUP" --duration "$DURATION" "$@" | tail -n 1)
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(system=sys.argv[2], round=int(sys.argv[3]), workload=sys.argv[4]); print(json.dumps(d))' \
-        "$line" "$sys" "$round" "$wl" >>"$RESULTS"
+    t1=$(date +%s.%N)
+    c1=$(cpu_ticks "${pids[@]}")
+    # server_cpu_us_per_op: the servers' CPU over the whole run (warm-up included) divided
+    # by the ops that run did at its measured rate over its whole wall time.
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(system=sys.argv[2], round=int(sys.argv[3]), workload=sys.argv[4]); cpu=(int(sys.argv[6])-int(sys.argv[5]))/int(sys.argv[7]); wall=float(sys.argv[9])-float(sys.argv[8]); d.update(server_cpu_s=cpu, run_wall_s=wall, server_cpu_us_per_op=(cpu*1e6/(d["ops_per_s"]*wall) if d["ops_per_s"] > 0 and wall > 0 else None)); print(json.dumps(d))' \
+        "$line" "$sys" "$round" "$wl" "$c0" "$c1" "$CLK_TCK" "$t0" "$t1" >>"$RESULTS"
     log "$sys round $round $wl: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.0f ops/s p50 %.0f us p99 %.0f us errors %d lost %d" % (d["ops_per_s"], d["p50_us"], d["p99_us"], d["errors"], sum(d["client_errors"].values())))' "$line")"
 }
 
@@ -187,7 +205,7 @@ workloads_abcd() { # system round base
 }
 
 log "physical floor: fsync probe in $WORK, loopback RTT probe"
-"$ARBOR" bench --fsync-probe --probe-dir "$WORK" --probe-count 2000 --json |
+"$ARBOR" bench --fsync-probe --probe-dir "$WORK" --probe-count 2000 --probe-parallel "$NODES" --json |
     python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d.update(system="machine", workload="fsync", round=0); print(json.dumps(d))' >>"$RESULTS"
 "$ARBOR" bench --rtt-probe --probe-count 20000 --json |
     python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d.update(system="machine", workload="rtt", round=0); print(json.dumps(d))' >>"$RESULTS"
@@ -249,6 +267,12 @@ print(f"physical floor: write+fdatasync into a preallocated file p50 {fs['p50_us
       f"{fs.get('append_p50_us', 0):.0f} us p99 {fs.get('append_p99_us', 0):.0f} us); "
       f"loopback RTT p50 {rtt['p50_us']:.1f} us p99 {rtt['p99_us']:.1f} us; "
       f"fsync p50 + 2 RTT = {floor:.0f} us")
+shared = None
+if fs.get("parallel_p50_us"):
+    shared = fs["parallel_p50_us"] + 2 * rtt["p50_us"]
+    print(f"shared disk: {fs['parallel']} writers syncing at once (as the {nodes} servers of "
+          f"each ensemble do), each its own preallocated file: p50 {fs['parallel_p50_us']:.0f} us "
+          f"p99 {fs['parallel_p99_us']:.0f} us; that p50 + 2 RTT = {shared:.0f} us")
 figs = [
     ("a 1x1 setData p50 us", "a", "p50_us"), ("a 1x1 setData p99 us", "a", "p99_us"),
     ("a 1x1 setData ops/s", "a", "ops_per_s"),
@@ -257,6 +281,10 @@ figs = [
     ("c 32x8 getData ops/s", "c", "ops_per_s"), ("c 32x8 getData p99 us", "c", "p99_us"),
     ("d 32x8 mixed 90/10 ops/s", "d", "ops_per_s"), ("d 32x8 mixed p99 us", "d", "p99_us"),
     ("e 32x8 setData, loaded, ops/s", "e", "ops_per_s"), ("e p99 us", "e", "p99_us"),
+    ("b server CPU us per op (all)", "b", "server_cpu_us_per_op"),
+    ("c server CPU us per op (all)", "c", "server_cpu_us_per_op"),
+    ("d server CPU us per op (all)", "d", "server_cpu_us_per_op"),
+    ("e server CPU us per op (all)", "e", "server_cpu_us_per_op"),
     ("load znodes/s", "load", "ops_per_s"),
     ("RSS before load MiB (sum)", "rss_before_load", "rss_total_kb"),
     ("RSS after load MiB (sum)", "rss_after_load", "rss_total_kb"),
@@ -274,7 +302,8 @@ for name, wl, key in figs:
 for s in ("arbor", "zookeeper"):
     a50 = med(s, "a", "p50_us")
     if a50:
-        print(f"{s}: commit latency (a) p50 = {a50 / floor:.1f} x (fsync p50 + 2 RTT)")
+        print(f"{s}: commit latency (a) p50 = {a50 / floor:.1f} x (fsync p50 + 2 RTT)"
+              + (f", {a50 / shared:.1f} x the shared-disk figure" if shared else ""))
     r = runs(s, "rss_after_load")
     if r:
         print(f"{s}: RSS per process after load (MiB): "

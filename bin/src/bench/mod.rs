@@ -96,6 +96,10 @@ pub struct BenchArgs {
     /// Samples taken by a probe.
     #[arg(long, default_value_t = 2000)]
     probe_count: usize,
+    /// --fsync-probe: also measure this many writers syncing at once, each its own
+    /// preallocated file (the servers of a loopback ensemble share one disk).
+    #[arg(long, default_value_t = 1)]
+    probe_parallel: usize,
 }
 
 /// Runs `arbor bench`.
@@ -108,7 +112,12 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     if args.fsync_probe {
-        return probe::fsync(&args.probe_dir, args.probe_count, args.json);
+        return probe::fsync(
+            &args.probe_dir,
+            args.probe_count,
+            args.probe_parallel,
+            args.json,
+        );
     }
     if args.rtt_probe {
         return probe::rtt(args.probe_count, args.json);

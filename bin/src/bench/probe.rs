@@ -26,6 +26,14 @@ struct ProbeResult {
     append_p50_us: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     append_p99_us: Option<f64>,
+    /// fsync probe with `--probe-parallel N > 1`: N writers at once, each syncing its own
+    /// preallocated file; latencies of all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_p50_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_p99_us: Option<f64>,
 }
 
 /// Bytes preallocated for the overwrite half of the fsync probe (ZooKeeper preallocates its
@@ -37,13 +45,35 @@ const RECORD_BYTES: usize = 128;
 /// into a preallocated file (what a WAL with preallocated segments does: the reported
 /// `p50_us` / `p99_us`) and appending to a growing file (`append_*`: each sync also commits
 /// the new file size to the file system journal).
-pub fn fsync(dir: &Path, count: usize, json_only: bool) -> anyhow::Result<()> {
+///
+/// With `parallel` > 1, then `parallel` threads do the preallocated probe at once, each in
+/// its own file (`parallel_*`): the servers of an ensemble on one machine share its disk,
+/// and a quorum commit waits for the second of their concurrent syncs.
+pub fn fsync(dir: &Path, count: usize, parallel: usize, json_only: bool) -> anyhow::Result<()> {
     let n = count.max(1);
     let pre = probe_file(dir, "pre", n, true)?;
     let app = probe_file(dir, "append", n, false)?;
     let mut r = result("fsync", &pre);
     r.append_p50_us = Some(us(app.value_at_quantile(0.5)));
     r.append_p99_us = Some(us(app.value_at_quantile(0.99)));
+    if parallel > 1 {
+        let all = std::thread::scope(|s| {
+            let writers: Vec<_> = (0..parallel)
+                .map(|i| s.spawn(move || probe_file(dir, &format!("par{i}"), n, true)))
+                .collect();
+            let mut all = histogram();
+            for w in writers {
+                let h = w
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("probe thread panicked"))??;
+                all.add(&h).context("merging histograms")?;
+            }
+            anyhow::Ok(all)
+        })?;
+        r.parallel = Some(parallel);
+        r.parallel_p50_us = Some(us(all.value_at_quantile(0.5)));
+        r.parallel_p99_us = Some(us(all.value_at_quantile(0.99)));
+    }
     print(&r, json_only)
 }
 
@@ -138,6 +168,9 @@ fn result(probe: &'static str, h: &Histogram<u64>) -> ProbeResult {
         max_us: us(h.max()),
         append_p50_us: None,
         append_p99_us: None,
+        parallel: None,
+        parallel_p50_us: None,
+        parallel_p99_us: None,
     }
 }
 
@@ -153,6 +186,13 @@ fn print(r: &ProbeResult, json_only: bool) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "  appending to a growing file: p50 {p50:.1} us, p99 {p99:.1} us"
+            )?;
+        }
+        if let (Some(n), Some(p50), Some(p99)) = (r.parallel, r.parallel_p50_us, r.parallel_p99_us)
+        {
+            writeln!(
+                out,
+                "  {n} writers at once, each its own preallocated file: p50 {p50:.1} us, p99 {p99:.1} us"
             )?;
         }
     }

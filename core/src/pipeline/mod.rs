@@ -36,7 +36,7 @@ use tracing::{debug, warn};
 use crate::proto::jute::{
     ConnectResponse, ErrorReply, ReplyHeader, Request, RequestHeader, ResponseBody,
 };
-use crate::replica::{CloseReason, Config, Output, Replica};
+use crate::replica::{CloseReason, Output, Replica};
 use crate::session::session_password;
 use crate::tree::{digest_auth, WriteOp};
 use crate::txn::{ApplyOutcome, Txn, TxnBody};
@@ -131,7 +131,7 @@ impl Pipeline {
     }
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
-    pub(crate) fn check_invariants(&self, cfg: &Config) {
+    pub(crate) fn check_invariants(&self, cfg: &crate::replica::Config) {
         for (id, c) in &self.conns {
             assert!(
                 c.queue.len() <= cfg.client_requests_queued_max + 1,
