@@ -109,35 +109,38 @@ fn preallocation_ab(base: &str) {
     }
     drop(stores);
 
-    // The commits that extend the zeros: batches of 16 until 12 extensions were seen.
-    let dir = tempfile::tempdir_in(base).expect("temp dir");
-    let mut s = open_with(dir.path(), chunk);
-    let mut counter = 0u32;
-    let (mut ext, mut plain) = (Vec::new(), Vec::new());
-    let seg_len = |s: &FileStorage| {
-        s.segments()
-            .last()
-            .map_or(0, |p| std::fs::metadata(p).expect("stat segment").len())
-    };
-    while ext.len() < 12 {
-        let before = seg_len(&s);
-        let d = commit(&mut s, &mut counter, 16);
-        if seg_len(&s) > before {
-            ext.push(d);
-        } else {
-            plain.push(d);
+    // The commits that extend the zeros, per chunk size: batches of 16 records until 8
+    // extensions were seen.
+    println!("chunk_bytes  commit (16 records)     count  p50_us  max_us");
+    for chunk in [256 * 1024, chunk, 4 * chunk] {
+        let dir = tempfile::tempdir_in(base).expect("temp dir");
+        let mut s = open_with(dir.path(), chunk);
+        let mut counter = 0u32;
+        let (mut ext, mut plain) = (Vec::new(), Vec::new());
+        let seg_len = |s: &FileStorage| {
+            s.segments()
+                .last()
+                .map_or(0, |p| std::fs::metadata(p).expect("stat segment").len())
+        };
+        while ext.len() < 8 {
+            let before = seg_len(&s);
+            let d = commit(&mut s, &mut counter, 16);
+            if seg_len(&s) > before {
+                ext.push(d);
+            } else {
+                plain.push(d);
+            }
         }
-    }
-    ext.sort();
-    plain.sort();
-    println!("commit (16 records)      count  p50_us  max_us");
-    for (name, l) in [("extends by a chunk", &ext), ("inside the zeros", &plain)] {
-        println!(
-            "{name:<22}  {:>7}  {:>6}  {:>6}",
-            l.len(),
-            us(percentile(l, 0.50)),
-            us(*l.last().expect("non-empty"))
-        );
+        ext.sort();
+        plain.sort();
+        for (name, l) in [("extends by a chunk", &ext), ("inside the zeros", &plain)] {
+            println!(
+                "{chunk:>11}  {name:<22}  {:>5}  {:>6}  {:>6}",
+                l.len(),
+                us(percentile(l, 0.50)),
+                us(*l.last().expect("non-empty"))
+            );
+        }
     }
 }
 

@@ -3,6 +3,12 @@
 //! Layout: `dataDir/{acceptedEpoch,currentEpoch,snapshot.<zxid>}` and
 //! `dataLogDir/log.<first zxid>` (the two directories may be the same).
 //!
+//! Preallocation ([`StorageOptions::preallocate_bytes`]): the active segment's file runs
+//! ahead of its last frame with written zeros whose size is durable, so a commit's fdatasync
+//! flushes data only. A segment's logical end is always the end of its last frame; a
+//! segment is cut there (durably) before the next one is created, so only the last segment
+//! can end in zeros.
+//!
 //! Recovery rules (in [`FileStorage::open`]):
 //! - leftover `*.tmp` files of ours are removed (an interrupted atomic write);
 //! - the newest snapshot whose header and CRC check out is used; damaged newer ones are
@@ -12,7 +18,10 @@
 //!   contiguous ([`zxid_follows`]) across segments and from the snapshot to the first
 //!   record after it;
 //! - a damaged frame with no valid frame after it in the *last* segment is a torn tail: the
-//!   segment is cut there (or removed if nothing valid remains), with a `warn!`;
+//!   segment is cut there (or removed if nothing valid remains), with a `warn!`; if all the
+//!   bytes after the last frame are zeros (preallocation, or frames that never reached the
+//!   disk) that is the clean end of the log: cut the same way, logged at `info!`, not
+//!   reported;
 //! - any other damage (a bad record with valid records after it, or in an older segment) is
 //!   *mid-log damage*: the `damagedZxid` marker is written (bound: counter `u32::MAX` of the
 //!   acceptedEpoch, since any txn of an accepted epoch may have been acknowledged), then the
