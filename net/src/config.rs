@@ -64,6 +64,10 @@ pub struct Config {
     /// `globalOutstandingLimit` (ZooKeeper turns it into `zookeeper.globalOutstandingLimit`):
     /// unanswered requests before the server stops reading from clients (throttling).
     pub global_outstanding_limit: Option<usize>,
+    /// `preAllocSize` (kilobytes in the file, as ZooKeeper's `zookeeper.preAllocSize`; here in
+    /// bytes): the log preallocation chunk, 0 = off. Absent: Arbor's default
+    /// ([`crate::storage::StorageOptions::PREALLOCATE_BYTES_DEFAULT`]).
+    pub pre_alloc_bytes: Option<u64>,
 }
 
 /// Which four-letter words are served.
@@ -275,6 +279,7 @@ struct Builder {
     peer_queue_max: Option<usize>,
     extended_types_enabled: bool,
     global_outstanding_limit: Option<usize>,
+    pre_alloc_kb: Option<u64>,
     servers: BTreeMap<ServerId, ServerSpec>,
     warnings: Vec<ConfigWarning>,
 }
@@ -360,6 +365,7 @@ impl Builder {
                 }
                 self.global_outstanding_limit = Some(v as usize);
             }
+            "preAllocSize" => self.pre_alloc_kb = Some(uint(u32::MAX as u64)?),
             "4lw.commands.whitelist" => {
                 self.four_letter_words = Some(four_letter_words(value, &bad)?)
             }
@@ -449,6 +455,7 @@ impl Builder {
             peer_queue_max: self.peer_queue_max,
             extended_types_enabled: self.extended_types_enabled,
             global_outstanding_limit: self.global_outstanding_limit,
+            pre_alloc_bytes: self.pre_alloc_kb.map(|kb| kb * 1024),
         };
         Ok((cfg, self.warnings))
     }

@@ -315,6 +315,24 @@ fn storage_options_follow_data_dirs() {
     let o = crate::storage::StorageOptions::from_config(&c);
     assert_eq!(o.data_dir, PathBuf::from("/d"));
     assert_eq!(o.data_log_dir, PathBuf::from("/l"));
+    assert_eq!(
+        o.preallocate_bytes,
+        crate::storage::StorageOptions::PREALLOCATE_BYTES_DEFAULT
+    );
+}
+
+#[test]
+fn pre_alloc_size_is_in_kilobytes_and_zero_turns_it_off() {
+    let c = parse("dataDir=/d\npreAllocSize=4096");
+    assert_eq!(c.pre_alloc_bytes, Some(4 << 20));
+    let o = crate::storage::StorageOptions::from_config(&c);
+    assert_eq!(o.preallocate_bytes, 4 << 20);
+    let c = parse("dataDir=/d\npreAllocSize=0");
+    assert_eq!(
+        crate::storage::StorageOptions::from_config(&c).preallocate_bytes,
+        0
+    );
+    assert!(Config::parse("dataDir=/d\npreAllocSize=-1").is_err());
 }
 
 #[test]

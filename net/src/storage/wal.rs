@@ -224,6 +224,9 @@ pub(crate) struct Damage {
     pub(crate) error: FrameError,
     /// A valid frame starts somewhere after the damage: not a torn tail.
     pub(crate) valid_after: bool,
+    /// Every byte from `offset` to the end is zero: the preallocated (or never written)
+    /// part of a segment, the clean end of its log (`valid_after` is then false).
+    pub(crate) zeros_only: bool,
 }
 
 /// Checks a segment's header against its file name. `Ok(None)`: the file is shorter than a
@@ -272,12 +275,16 @@ pub(crate) fn scan_frames(bytes: &[u8]) -> Scan {
                 at += n;
             }
             Err(error) => {
+                // Zeros never decode (`FRAME_LEN_MIN`), so an all-zero rest holds no frame;
+                // checked first, as it is the common case (preallocated segments).
+                let zeros_only = bytes[at..].iter().all(|b| *b == 0);
                 // Cheap filter first (a txn frame's kind byte), so that scanning a damaged
                 // region does not checksum a candidate at every offset.
-                let valid_after = (at + 1..bytes.len()).any(|o| {
-                    bytes.get(o + FRAME_HEADER_LEN - 1) == Some(&KIND_TXN)
-                        && decode_frame(&bytes[o..]).is_ok()
-                });
+                let valid_after = !zeros_only
+                    && (at + 1..bytes.len()).any(|o| {
+                        bytes.get(o + FRAME_HEADER_LEN - 1) == Some(&KIND_TXN)
+                            && decode_frame(&bytes[o..]).is_ok()
+                    });
                 return Scan {
                     txns,
                     valid_len: at as u64,
@@ -285,6 +292,7 @@ pub(crate) fn scan_frames(bytes: &[u8]) -> Scan {
                         offset: at as u64,
                         error,
                         valid_after,
+                        zeros_only,
                     }),
                 };
             }
@@ -485,6 +493,35 @@ mod tests {
                 proptest::prop_assert!(txns.contains(t));
             }
         }
+    }
+
+    #[test]
+    fn a_zero_tail_is_flagged_zeros_only_and_not_searched() {
+        let mut buf = segment_header(Zxid::new(Epoch(1), 1)).to_vec();
+        for c in 1..=3 {
+            encode_frame(&txn(Zxid::new(Epoch(1), c)), &mut buf).unwrap();
+        }
+        let end = buf.len();
+        buf.resize(end + (4 << 20), 0);
+        let scan = scan_frames(&buf);
+        assert_eq!(scan.txns.len(), 3);
+        assert_eq!(scan.valid_len, end as u64);
+        let d = scan.damage.expect("zeros do not decode");
+        assert!(d.zeros_only && !d.valid_after);
+        assert_eq!(d.offset, end as u64);
+        // One non-zero byte anywhere after the last frame: not the clean end.
+        for at in [end, end + 17, buf.len() - 1] {
+            let mut b = buf.clone();
+            b[at] = KIND_TXN;
+            let d = scan_frames(&b).damage.expect("damage");
+            assert!(!d.zeros_only && !d.valid_after, "byte at {at}");
+        }
+        // A valid frame after zeros (pages persisted out of order) is still found.
+        let mut b = buf[..end + 64].to_vec();
+        encode_frame(&txn(Zxid::new(Epoch(1), 9)), &mut b).unwrap();
+        b.resize(b.len() + 64, 0);
+        let d = scan_frames(&b).damage.expect("damage");
+        assert!(!d.zeros_only && d.valid_after);
     }
 
     #[test]

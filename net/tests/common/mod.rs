@@ -76,6 +76,14 @@ pub fn fresh_with(dir: &Path, opts: StorageOptions, txns: &[Txn]) -> FileStorage
     s
 }
 
+/// Opens and drops the storage in `dir`, as a clean restart does: recovery cuts the
+/// preallocated zeros after the last frame, so that the last segment's bytes are exactly its
+/// header and frames (for tests that damage those bytes).
+pub fn settle(dir: &Path) {
+    let o = open(dir);
+    assert_eq!(o.report, Default::default(), "settling repaired something");
+}
+
 /// The single segment file in `dir` (panics if there is not exactly one).
 pub fn only_segment(dir: &Path) -> PathBuf {
     let segs = segment_files(dir);
