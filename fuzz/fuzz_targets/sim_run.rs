@@ -3,7 +3,8 @@
 //! faults, client think times and ops), read in draw order; once they run out, a ChaCha
 //! stream seeded from the input's hash takes over (`arbor_sim::rng`). Each run is short (3
 //! nodes, 2 clients, 2 s of faults and 6 s of healing, simulated) with storage faults at
-//! high rates. Any checker failure or core assertion panics with the checker, the
+//! high rates, the network / timer depth faults and the BUGGIFY fault points
+//! (`Options::fuzz_profile`). Any checker failure or core assertion panics with the checker, the
 //! simulated time and the recent trace; replay with
 //! `cargo fuzz run --sanitizer none sim_run <artifact>`.
 

@@ -367,12 +367,36 @@ impl Options {
         self
     }
 
-    /// The options of the `sim_run` fuzz target (and of the tests that replay its inputs):
-    /// short runs (3 nodes, 2 clients, 2 s of faults, 6 s of healing) with frequent crashes
-    /// and partitions and storage faults at high rates. No depth faults: the corpus and the
-    /// pinned inputs were recorded without them, and drawing for them would shift every
-    /// later choice an input drives.
+    /// The options of the `sim_run` fuzz target: short runs (3 nodes, 2 clients, 2 s of
+    /// faults, 6 s of healing) with frequent crashes and partitions, storage faults at high
+    /// rates, and the depth faults (timer jumps, resent frames, bridges, flapping links,
+    /// slow nodes) and BUGGIFY fault points. Drawing for those shifts every later choice an
+    /// input drives, so the inputs pinned before they joined replay with
+    /// [`Options::fuzz_profile_v1`]; the seed corpus is only a starting point either way.
     pub fn fuzz_profile() -> Options {
+        Options {
+            // 2 s of faults: rates per second high enough that most runs draw some.
+            depth: DepthFaults {
+                timer_jump_rate: 1.0,
+                timer_jump_ms_max: 5_000,
+                reconnect_dup_prob: 0.5,
+                bridge_rate: 0.5,
+                flap_rate: 0.5,
+                slow_node_rate: 0.5,
+                slow_delay_ms_max: 500,
+            },
+            buggify: BuggifyOptions {
+                site_prob: 0.5,
+                fire_prob: 0.1,
+            },
+            ..Options::fuzz_profile_v1()
+        }
+    }
+
+    /// The `sim_run` profile before the depth faults and fault points joined it (storage,
+    /// crash and partition faults only); the regression inputs that fuzzer found replay with
+    /// it.
+    pub fn fuzz_profile_v1() -> Options {
         Options {
             nodes: 3,
             clients: 2,

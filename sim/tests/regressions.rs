@@ -173,8 +173,8 @@ fn seed_423_swarm_only_failing_writes_still_show_progress() {
 /// not lead; but every other leader abandoned its epoch on 2's ACKEPOCH ("follower is ahead
 /// of us"), so after the heal no leader was ever established. Only a fresh promise can show
 /// that a leader lacks committed txns; a non-fresh acker is now synced instead. The input
-/// drives every random choice of the run; the options are the target's
-/// (`fuzz/fuzz_targets/sim_run.rs`).
+/// drives every random choice of the run; the options are the target's at the time
+/// (`Options::fuzz_profile_v1`).
 #[test]
 fn sim_run_damaged_follower_ahead_does_not_stall_every_leader() {
     let input = std::fs::read(concat!(
@@ -182,7 +182,7 @@ fn sim_run_damaged_follower_ahead_does_not_stall_every_leader() {
         "/tests/fuzz_regressions/sim_run/damaged-follower-ahead-2338618e"
     ))
     .expect("input");
-    let opts = Options::fuzz_profile();
+    let opts = Options::fuzz_profile_v1();
     let r = arbor_sim::run_driven(&input, &opts);
     if let Some(f) = r.failure {
         panic!(
