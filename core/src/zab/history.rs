@@ -65,6 +65,11 @@ impl History {
         self.uncommitted = self.log.len() - self.position_after(self.committed);
     }
 
+    /// Index of the first entry above the commit point (O(1): the counter says it).
+    fn commit_pos(&self) -> usize {
+        self.log.len() - self.uncommitted
+    }
+
     /// Appends a txn above the last logged one.
     pub(crate) fn append(&mut self, txn: Txn) {
         assert!(
@@ -82,8 +87,14 @@ impl History {
     pub(crate) fn commit_through(&mut self, zxid: Zxid) {
         let z = zxid.min(self.last_logged());
         if z > self.committed {
+            // Walk forward over the newly committed entries (O(newly committed), not a
+            // search over the whole log).
+            let mut i = self.commit_pos();
+            while self.log.get(i).is_some_and(|t| t.header.zxid <= z) {
+                i += 1;
+            }
             self.committed = z;
-            self.recount_uncommitted();
+            self.uncommitted = self.log.len() - i;
         }
     }
 
@@ -93,7 +104,16 @@ impl History {
         if applied >= self.committed {
             return None;
         }
-        let i = self.position_after(applied);
+        // Committed but unapplied entries are few (a commit batch): look back from the
+        // commit point first, search only when the gap is wide (after a long sync).
+        let c = self.commit_pos();
+        let mut i = c;
+        while i > 0 && c - i < 8 && self.log[i - 1].header.zxid > applied {
+            i -= 1;
+        }
+        if i > 0 && self.log[i - 1].header.zxid > applied {
+            i = self.position_after(applied);
+        }
         // The commit point is a watermark ("everything up to here"); it need not name a
         // logged txn.
         self.log.get(i).filter(|t| t.header.zxid <= self.committed)
@@ -176,9 +196,19 @@ impl History {
             self.committed <= self.last_logged(),
             "commit point beyond log"
         );
-        assert_eq!(
-            self.uncommitted,
-            self.log.len() - self.position_after(self.committed),
+        // The counter splits the (strictly increasing) log at the commit point: O(1)
+        // instead of a search over up to a snapshot interval of entries every step.
+        let c = self
+            .log
+            .len()
+            .checked_sub(self.uncommitted)
+            .expect("uncommitted count above the log length");
+        assert!(
+            (c == 0 || self.log[c - 1].header.zxid <= self.committed)
+                && self
+                    .log
+                    .get(c)
+                    .is_none_or(|t| t.header.zxid > self.committed),
             "uncommitted count out of step with the log"
         );
         assert!(

@@ -458,6 +458,8 @@ pub struct World {
     buggify_fired: [u64; Site::ALL.len()],
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
+    /// The outputs of the step being performed (kept to reuse its allocation).
+    outs: Vec<Output>,
 }
 
 impl World {
@@ -611,6 +613,7 @@ impl World {
             expiry_pending: BTreeMap::new(),
             exercised: [0; crate::check::NAMES.len()],
             done: false,
+            outs: Vec::new(),
             opts,
         }
     }
@@ -818,9 +821,7 @@ impl World {
 
     /// Node `n`'s drifting clock (without timer jumps): the base of its wall clock.
     fn drift_now(&self, n: usize) -> u64 {
-        let p = self.nodes[n].drift_ppm;
-        let g = self.now as i128;
-        (g + g * p as i128 / 1_000_000) as u64
+        drifted(self.now, self.nodes[n].drift_ppm)
     }
 
     /// Node `n`'s monotonic (timer) clock: drift plus its timer jumps, never below 0.
@@ -837,8 +838,7 @@ impl World {
         let p = self.nodes[n].drift_ppm as i128;
         let mut g = ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64;
         loop {
-            let gi = g as i128;
-            if (gi + gi * p / 1_000_000) as u64 >= local {
+            if drifted(g, p as i64) >= local {
                 return g.max(self.now);
             }
             g += 1;
@@ -850,25 +850,33 @@ impl World {
         let wall = WallMillis(
             WALL_BASE_MS + (self.drift_now(n) / MS) as i64 + self.nodes[n].wall_offset_ms,
         );
-        let outs = {
+        let mut outs = {
             let node = &mut self.nodes[n];
             let replica = node.replica.as_mut().expect("step on a live node");
             let span = tracing::info_span!("replica", id = node.id.0);
             let _g = span.enter();
             replica.handle(local, wall, input);
-            let mut outs = Vec::new();
+            // One buffer reused across steps (a nested step would take an empty one).
+            let mut outs = std::mem::take(&mut self.outs);
             while let Some(o) = replica.poll_output() {
                 outs.push(o);
             }
             outs
         };
         let inc = self.nodes[n].inc;
-        for o in outs {
+        let mut performed = Ok(());
+        for o in outs.drain(..) {
             if self.nodes[n].inc != inc {
                 break; // crashed while performing (crash-on-persist)
             }
-            self.perform(n, o)?;
+            performed = self.perform(n, o);
+            if performed.is_err() {
+                break;
+            }
         }
+        outs.clear();
+        self.outs = outs;
+        performed?;
         if self.nodes[n].inc == inc {
             self.observe_checked(n)?;
             self.schedule_tick(n);
@@ -1049,7 +1057,9 @@ impl World {
         let serving = r.serving_leader();
         let role = r.role_name();
         let mut newly_leader = false;
-        if serving != node.serving_seen || role != node.role_seen {
+        // Role names are literals: equal pointers (the usual case) skip the byte compare.
+        let role_changed = !std::ptr::eq(role, node.role_seen) && role != node.role_seen;
+        if serving != node.serving_seen || role_changed {
             let (a, c) = r.epochs();
             info!(
                 node = id.0,
@@ -1268,6 +1278,14 @@ impl World {
     }
 }
 
+/// `g + g * ppm / 1e6` (the division truncating toward zero) without 128-bit division:
+/// `g * ppm = (q * 1e6 + r) * ppm`, and both parts have the sign of `ppm`, so truncating
+/// the sum equals `q * ppm` plus the truncated rest.
+fn drifted(g: u64, ppm: i64) -> u64 {
+    let (q, r) = ((g / 1_000_000) as i64, (g % 1_000_000) as i64);
+    (g as i64 + q * ppm + r * ppm / 1_000_000) as u64
+}
+
 fn link_ix(a: usize, b: usize, n: usize) -> usize {
     a.min(b) * n + a.max(b)
 }
@@ -1343,5 +1361,29 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drifted;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn drifted_matches_the_128_bit_formula() {
+        let seed = 0x5eed_d21f;
+        println!("seed {seed}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let edges = [0u64, 1, 999_999, 1_000_000, 1_000_001, u64::from(u32::MAX)];
+        for i in 0..200_000 {
+            let g = if i < edges.len() {
+                edges[i]
+            } else {
+                rng.gen_range(0..4_000_000_000_000u64)
+            };
+            let p: i64 = rng.gen_range(-200_000..=200_000);
+            let want = (g as i128 + g as i128 * p as i128 / 1_000_000) as u64;
+            assert_eq!(drifted(g, p), want, "g={g} ppm={p}");
+        }
     }
 }
