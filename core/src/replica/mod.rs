@@ -294,6 +294,14 @@ impl Replica {
         self.out.pop_front()
     }
 
+    /// Drains every output at once: swaps the pending outputs (in order) into `buf`, which
+    /// must be empty, and keeps `buf`'s allocation for the next step. Same as calling
+    /// [`Replica::poll_output`] until `None`, without moving each output twice.
+    pub fn take_outputs(&mut self, buf: &mut VecDeque<Output>) {
+        assert!(buf.is_empty(), "take_outputs into a non-empty buffer");
+        std::mem::swap(&mut self.out, buf);
+    }
+
     /// When (in the driver's clock) the driver must call `handle(.., Input::Tick)` next.
     pub fn next_deadline(&self) -> Option<Nanos> {
         self.timers

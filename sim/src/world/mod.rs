@@ -459,7 +459,7 @@ pub struct World {
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
     /// The outputs of the step being performed (kept to reuse its allocation).
-    outs: Vec<Output>,
+    outs: std::collections::VecDeque<Output>,
 }
 
 impl World {
@@ -613,7 +613,7 @@ impl World {
             expiry_pending: BTreeMap::new(),
             exercised: [0; crate::check::NAMES.len()],
             done: false,
-            outs: Vec::new(),
+            outs: std::collections::VecDeque::new(),
             opts,
         }
     }
@@ -856,16 +856,15 @@ impl World {
             let span = tracing::info_span!("replica", id = node.id.0);
             let _g = span.enter();
             replica.handle(local, wall, input);
-            // One buffer reused across steps (a nested step would take an empty one).
+            // Buffers swap with the replica's output queue, so allocations are reused and
+            // outputs are not moved one by one (a nested step would take an empty one).
             let mut outs = std::mem::take(&mut self.outs);
-            while let Some(o) = replica.poll_output() {
-                outs.push(o);
-            }
+            replica.take_outputs(&mut outs);
             outs
         };
         let inc = self.nodes[n].inc;
         let mut performed = Ok(());
-        for o in outs.drain(..) {
+        while let Some(o) = outs.pop_front() {
             if self.nodes[n].inc != inc {
                 break; // crashed while performing (crash-on-persist)
             }
