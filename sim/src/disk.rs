@@ -51,8 +51,44 @@ pub enum Effect {
 pub struct Stored {
     /// The zxid of the txn that was written here (simulator bookkeeping).
     pub zxid: Zxid,
-    bytes: Vec<u8>,
-    crc: u32,
+    content: Content,
+}
+
+/// A record's bytes, made only when something needs them.
+///
+/// A record no fault has touched holds exactly `postcard(txn)` with the checksum of its
+/// own slot, so it is kept as the txn until a fault damages it (then its bytes and
+/// checksum are made as they would have been written, and the fault applies to them) or
+/// recovery reads it (which encodes and decodes it as it would have read the bytes). Most
+/// records are never damaged nor read back, so the encoding and checksum are paid by the
+/// few that are, not by every write.
+#[derive(Clone, Debug)]
+enum Content {
+    Intact(Txn),
+    Raw { bytes: Vec<u8>, crc: u32 },
+}
+
+impl Stored {
+    fn intact(t: Txn) -> Stored {
+        Stored {
+            zxid: t.header.zxid,
+            content: Content::Intact(t),
+        }
+    }
+
+    /// The record's bytes and checksum, made from the txn if it was intact (`slot` is its
+    /// own slot: the one its checksum was computed for when written).
+    fn raw(&mut self, slot: u64) -> (&mut Vec<u8>, &mut u32) {
+        if let Content::Intact(t) = &self.content {
+            let bytes = encode(t);
+            let crc = record_crc(slot, &bytes);
+            self.content = Content::Raw { bytes, crc };
+        }
+        match &mut self.content {
+            Content::Raw { bytes, crc } => (bytes, crc),
+            Content::Intact(_) => unreachable!("made raw above"),
+        }
+    }
 }
 
 /// The stored snapshot.
@@ -196,10 +232,11 @@ impl Disk {
         let done = if let Some(t) = torn {
             let d = &mut self.durable;
             let slot = d.first_slot + d.log.len() as u64;
-            let mut s = stored(slot, &t);
-            let keep = s.bytes.len() * part_num / part_den.max(1);
-            s.bytes.truncate(keep.min(s.bytes.len().saturating_sub(1)));
             d.logged_max = d.logged_max.max(t.header.zxid);
+            let mut s = Stored::intact(t);
+            let (bytes, _) = s.raw(slot);
+            let keep = bytes.len() * part_num / part_den.max(1);
+            bytes.truncate(keep.min(bytes.len().saturating_sub(1)));
             d.log.push(s);
             true
         } else {
@@ -213,9 +250,10 @@ impl Disk {
     /// Flips bit `bit` (modulo the length) of a durable record or of the snapshot. Returns
     /// whether there was something to flip.
     pub fn flip_bit(&mut self, target: FlipTarget, bit: usize) -> bool {
+        let first_slot = self.durable.first_slot;
         let bytes = match target {
             FlipTarget::Record(i) => match self.durable.log.get_mut(i) {
-                Some(s) => &mut s.bytes,
+                Some(s) => s.raw(first_slot + i as u64).0,
                 None => return false,
             },
             FlipTarget::Snapshot => match self.durable.snapshot.as_mut() {
@@ -242,23 +280,25 @@ impl Disk {
         if to >= last {
             return false;
         }
-        let moved = log[last].clone();
-        log[to].bytes = moved.bytes;
-        log[to].crc = moved.crc;
-        log[last].bytes = vec![0; log[last].bytes.len()];
-        log[last].crc = 0;
+        let first_slot = self.durable.first_slot;
+        let (bytes, crc) = log[last].raw(first_slot + last as u64);
+        let moved = (bytes.clone(), *crc);
+        *bytes = vec![0; bytes.len()];
+        *crc = 0;
+        let (bytes, crc) = log[to].raw(first_slot + to as u64);
+        (*bytes, *crc) = moved;
         true
     }
 
     /// Whether durable storage holds damage recovery would find, or a damage marker.
     pub fn is_damaged(&self) -> bool {
-        self.durable.damaged.is_some() || self.scan(Detection::On).damage_at.is_some()
+        self.durable.damaged.is_some() || self.scan(Detection::On, false).damage_at.is_some()
     }
 
     /// What a restart reads back. With damage detected, the damage marker is made durable
     /// and then the damaged records are removed (in that order, as a driver must).
     pub fn recover(&mut self, detection: Detection) -> Recovered {
-        let scan = self.scan(detection);
+        let scan = self.scan(detection, true);
         let d = &mut self.durable;
         let mut damaged = d.damaged;
         if let Some(at) = scan.damage_at {
@@ -282,7 +322,9 @@ impl Disk {
         }
     }
 
-    fn scan(&self, detection: Detection) -> Scan {
+    /// Verifies (and with `read`, decodes) the durable state as recovery reads it. Without
+    /// `read`, records kept intact are skipped: they cannot be damaged.
+    fn scan(&self, detection: Detection, read: bool) -> Scan {
         let d = &self.durable;
         let check = detection == Detection::On;
         let mut out = Scan::default();
@@ -296,11 +338,23 @@ impl Disk {
         }
         for (i, s) in d.log.iter().enumerate() {
             let slot = d.first_slot + i as u64;
-            if check && s.crc != record_crc(slot, &s.bytes) {
-                out.damage_at = Some(i);
-                return out;
-            }
-            match postcard::from_bytes::<Txn>(&s.bytes) {
+            let encoded;
+            let bytes = match &s.content {
+                Content::Intact(_) if !read => continue,
+                // The bytes that were written, with the checksum of their own slot.
+                Content::Intact(t) => {
+                    encoded = encode(t);
+                    &encoded
+                }
+                Content::Raw { bytes, crc } => {
+                    if check && *crc != record_crc(slot, bytes) {
+                        out.damage_at = Some(i);
+                        return out;
+                    }
+                    bytes
+                }
+            };
+            match postcard::from_bytes::<Txn>(bytes) {
                 Ok(t) => out.log.push(t),
                 Err(_) if check => {
                     // A record whose checksum matches but does not decode: a bug in the
@@ -335,15 +389,11 @@ fn snapshot_crc(zxid: Zxid, bytes: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&zxid.0.to_le_bytes()), bytes)
 }
 
-fn stored(slot: u64, t: &Txn) -> Stored {
+/// A txn's record bytes (postcard).
+fn encode(t: &Txn) -> Vec<u8> {
     // Serializing our own txn into a Vec cannot fail.
     // Sized for a typical txn up front: growing from empty reallocated four or five times.
-    let bytes = postcard::to_extend(t, Vec::with_capacity(TXN_BYTES_GUESS)).expect("txn encodes");
-    Stored {
-        zxid: t.header.zxid,
-        crc: record_crc(slot, &bytes),
-        bytes,
-    }
+    postcard::to_extend(t, Vec::with_capacity(TXN_BYTES_GUESS)).expect("txn encodes")
 }
 
 fn stored_snapshot(zxid: Zxid, bytes: Vec<u8>) -> StoredSnapshot {
@@ -363,9 +413,8 @@ fn apply(d: &mut Durable, e: Effect) {
                     LogRecord::CurrentEpoch(e) => d.current = e,
                     LogRecord::Damaged(b) => d.damaged = b,
                     LogRecord::Txn(t) => {
-                        let slot = d.first_slot + d.log.len() as u64;
                         d.logged_max = d.logged_max.max(t.header.zxid);
-                        d.log.push(stored(slot, &t));
+                        d.log.push(Stored::intact(t));
                     }
                 }
             }
