@@ -13,18 +13,18 @@ use arbor_net::storage::{decode_frame, encode_frame, FileStorage, Storage, Stora
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn txn(counter: u32) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session: SessionId(0x1234),
             cxid: counter as i32,
             zxid: Zxid::new(Epoch(1), counter),
             time: WallMillis(1_764_460_800_000),
         },
-        body: TxnBody::Check {
+        TxnBody::Check {
             path: format!("/app/svc-{:05}/key-{:05}", counter % 100, counter),
             version: 3,
         },
-    }
+    )
 }
 
 fn frames(c: &mut Criterion) {

@@ -15,6 +15,13 @@
 //!   preconditions prep checked);
 //! - an error txn, and a multi containing an error, change nothing;
 //! - `Txn::from_bytes(&t.to_bytes()) == Ok(t)`.
+//!
+//! A txn's body is shared ([`Arc`]): every replica, log, proposal and checker copy of one
+//! txn points at a single body allocation, so cloning a txn is a header copy and a
+//! reference-count increment. serde's `rc` feature encodes `Arc<T>` exactly as `T`, so the
+//! bytes are those of a plain body.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +46,9 @@ pub struct TxnHeader {
 pub struct Txn {
     /// Envelope.
     pub header: TxnHeader,
-    /// What to do.
-    pub body: TxnBody,
+    /// What to do; shared by every copy of the txn (immutable once built: change a copy's
+    /// body with `Arc::make_mut`).
+    pub body: Arc<TxnBody>,
 }
 
 /// A fully decided node creation.
@@ -196,6 +204,14 @@ pub enum TxnCodecError {
 }
 
 impl Txn {
+    /// A txn of `header` and `body` (the body is moved into a new shared allocation).
+    pub fn new(header: TxnHeader, body: TxnBody) -> Txn {
+        Txn {
+            header,
+            body: Arc::new(body),
+        }
+    }
+
     /// The txn as postcard bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serializing plain owned data into a Vec cannot fail.
@@ -229,7 +245,7 @@ pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
             OpResult::Error(ErrorCode::RuntimeInconsistency)
         }
     };
-    let result = match &txn.body {
+    let result = match &*txn.body {
         TxnBody::Multi(ops) => {
             if let Some(failed) = multi_failure(ops) {
                 OpResult::Multi(failed)
@@ -357,14 +373,14 @@ mod tests {
 
     #[test]
     fn txn_bytes_round_trip() {
-        let t = Txn {
-            header: TxnHeader {
+        let t = Txn::new(
+            TxnHeader {
                 session: SessionId(7),
                 cxid: 3,
                 zxid: Zxid(0x1_0000_0002),
                 time: WallMillis(1234),
             },
-            body: TxnBody::Multi(vec![
+            TxnBody::Multi(vec![
                 TxnBody::Create(CreateTxn {
                     path: "/a".into(),
                     data: None,
@@ -376,13 +392,77 @@ mod tests {
                     err: ErrorCode::NoNode,
                 },
             ]),
-        };
+        );
         assert_eq!(Txn::from_bytes(&t.to_bytes()), Ok(t.clone()));
         assert!(matches!(
             Txn::from_bytes(&[0xff, 0xff]),
             Err(TxnCodecError::Decode(_))
         ));
         assert!(Txn::from_bytes(&t.to_bytes()[..5]).is_err());
+    }
+
+    /// The shared body (`Arc<TxnBody>`, serde `rc`) encodes exactly as the plain body did:
+    /// these bytes were produced by the build where `Txn::body` was a `TxnBody`, so logs,
+    /// snapshots and proposals written before stay readable and peers stay compatible.
+    #[test]
+    fn txn_bytes_unchanged_by_shared_body() {
+        let header = TxnHeader {
+            session: SessionId(7),
+            cxid: 3,
+            zxid: Zxid(0x1_0000_0002),
+            time: WallMillis(1234),
+        };
+        let multi = Txn::new(
+            header,
+            TxnBody::Multi(vec![
+                TxnBody::Create(CreateTxn {
+                    path: "/a".into(),
+                    data: Some(b"xy".to_vec()),
+                    acl: Acl::open_unsafe(),
+                    kind: NodeKind::Ttl(5),
+                    parent_cversion: 1,
+                }),
+                TxnBody::SetData {
+                    path: "/b".into(),
+                    data: None,
+                    version: 2,
+                },
+                TxnBody::Error {
+                    err: ErrorCode::NoNode,
+                },
+            ]),
+        );
+        let multi_bytes: &[u8] = &[
+            14, 6, 132, 128, 128, 128, 32, 164, 19, 7, 3, 2, 2, 47, 97, 1, 2, 120, 121, 1, 62, 5,
+            119, 111, 114, 108, 100, 6, 97, 110, 121, 111, 110, 101, 3, 10, 2, 9, 2, 47, 98, 0, 4,
+            6, 13,
+        ];
+        assert_eq!(multi.to_bytes(), multi_bytes);
+        assert_eq!(Txn::from_bytes(multi_bytes), Ok(multi));
+
+        let close = Txn::new(
+            header,
+            TxnBody::CloseSession {
+                session: SessionId(9),
+                ephemerals: vec!["/e".into()],
+            },
+        );
+        let close_bytes: &[u8] = &[14, 6, 132, 128, 128, 128, 32, 164, 19, 1, 18, 1, 2, 47, 101];
+        assert_eq!(close.to_bytes(), close_bytes);
+        assert_eq!(Txn::from_bytes(close_bytes), Ok(close));
+    }
+
+    /// Clones share the body allocation, and equality still compares contents.
+    #[test]
+    fn clones_share_the_body() {
+        let t = txn(1, create("/a", 1));
+        let c = t.clone();
+        assert!(Arc::ptr_eq(&t.body, &c.body));
+        assert_eq!(t, c);
+        let rebuilt = Txn::from_bytes(&t.to_bytes()).unwrap();
+        assert!(!Arc::ptr_eq(&t.body, &rebuilt.body));
+        assert_eq!(t, rebuilt);
+        assert_ne!(t, txn(1, create("/b", 1)));
     }
 
     #[test]
@@ -406,15 +486,15 @@ mod tests {
     }
 
     fn txn(zxid: i64, body: TxnBody) -> Txn {
-        Txn {
-            header: TxnHeader {
+        Txn::new(
+            TxnHeader {
                 session: SessionId(1),
                 cxid: 1,
                 zxid: Zxid(zxid),
                 time: WallMillis(7),
             },
             body,
-        }
+        )
     }
 
     fn create(path: &str, parent_cversion: i32) -> TxnBody {

@@ -22,19 +22,19 @@ use arbor_core::types::{Epoch, PersistToken, SessionId, WallMillis, Zxid};
 use arbor_net::storage::{write_snapshot_file, FileStorage, Storage, StorageOptions};
 
 fn txn(counter: u32) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session: SessionId(0x1234),
             cxid: counter as i32,
             zxid: Zxid::new(Epoch(1), counter),
             time: WallMillis(1_700_000_000_000),
         },
         // A typical small write: a set-data-sized payload.
-        body: TxnBody::Check {
+        TxnBody::Check {
             path: format!("/bench/node-{:08}/{}", counter, "x".repeat(64)),
             version: counter as i32,
         },
-    }
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -450,18 +450,18 @@ mod tests {
 
     fn txn(e: u32, c: u32) -> LogRecord {
         let zxid = Zxid::new(Epoch(e), c);
-        LogRecord::Txn(Txn {
-            header: TxnHeader {
+        LogRecord::Txn(Txn::new(
+            TxnHeader {
                 session: SessionId(1),
                 cxid: c as i32,
                 zxid,
                 time: WallMillis(0),
             },
-            body: TxnBody::CloseSession {
+            TxnBody::CloseSession {
                 session: SessionId(1),
                 ephemerals: vec!["/e".to_string()],
             },
-        })
+        ))
     }
 
     fn disk_with(n: u32) -> Disk {

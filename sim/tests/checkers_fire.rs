@@ -24,17 +24,17 @@ fn z(e: u32, c: u32) -> Zxid {
 }
 
 fn txn(zxid: Zxid, session: i64, cxid: i32, path: &str) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session: SessionId(session),
             cxid,
             zxid,
             time: WallMillis(0),
         },
-        body: TxnBody::Delete {
+        TxnBody::Delete {
             path: path.to_string(),
         },
-    }
+    )
 }
 
 fn fired(r: Result<(), arbor_sim::Violation>, checker: &str) {
@@ -151,21 +151,21 @@ fn monotonic_reads_fire_on_older_zxid() {
 #[test]
 fn ephemerals_fire_when_an_ended_session_keeps_a_node() {
     let mut tree = DataTree::new(TreeConfig::default());
-    let create = Txn {
-        header: TxnHeader {
+    let create = Txn::new(
+        TxnHeader {
             session: SessionId(9),
             cxid: 1,
             zxid: z(1, 1),
             time: WallMillis(0),
         },
-        body: TxnBody::Create(CreateTxn {
+        TxnBody::Create(CreateTxn {
             path: "/e".to_string(),
             data: None,
             acl: Acl::open_unsafe(),
             kind: NodeKind::Ephemeral(SessionId(9)),
             parent_cversion: 1,
         }),
-    };
+    );
     apply(&mut tree, &create);
     assert_eq!(
         tree.get_ephemerals(SessionId(9), "/"),

@@ -504,7 +504,7 @@ impl Replica {
             self.complete(conn, txn, outcome);
             self.drain(conn);
         }
-        if let TxnBody::CloseSession { session, .. } = &txn.body {
+        if let TxnBody::CloseSession { session, .. } = &*txn.body {
             if let Some(conn) = self.pipeline.by_session.get(session).copied() {
                 if let Some(c) = self.pipeline.conns.get_mut(&conn) {
                     c.session_closed = true;
@@ -547,7 +547,7 @@ impl Replica {
                 read_only,
                 response,
             }) => {
-                let TxnBody::CreateSession { timeout_ms, .. } = &txn.body else {
+                let TxnBody::CreateSession { timeout_ms, .. } = &*txn.body else {
                     return self.on_mismatched_txn(conn, zxid);
                 };
                 c.session = Some(session);

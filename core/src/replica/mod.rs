@@ -548,15 +548,15 @@ impl Replica {
     fn apply_txn(&mut self, txn: &Txn) {
         let lagging_close = self.canary(Canary::FollowerKeepsEphemerals)
             && matches!(self.role, Role::Following(_))
-            && matches!(txn.body, TxnBody::CloseSession { .. });
+            && matches!(*txn.body, TxnBody::CloseSession { .. });
         let outcome = if lagging_close {
             // Canary: the close is applied as a no-op; the session and its ephemerals stay.
-            let noop = Txn {
-                header: txn.header,
-                body: TxnBody::Error {
+            let noop = Txn::new(
+                txn.header,
+                TxnBody::Error {
                     err: crate::types::ErrorCode::SessionExpired,
                 },
-            };
+            );
             apply(&mut self.history.tree, &noop)
         } else {
             apply(&mut self.history.tree, txn)
@@ -570,7 +570,7 @@ impl Replica {
         if let Role::Leading(l) = &mut self.role {
             l.pending.retire_through(outcome.zxid);
         }
-        match &txn.body {
+        match &*txn.body {
             TxnBody::CreateSession {
                 session,
                 timeout_ms,

@@ -495,16 +495,16 @@ pub(crate) fn follower(c: &Cluster, l: usize) -> usize {
 }
 
 pub(crate) fn session_txn(zxid: Zxid, session: i64) -> Txn {
-    Txn {
-        header: crate::txn::TxnHeader {
+    Txn::new(
+        crate::txn::TxnHeader {
             session: SessionId(session),
             cxid: 0,
             zxid,
             time: WallMillis(0),
         },
-        body: crate::txn::TxnBody::CreateSession {
+        crate::txn::TxnBody::CreateSession {
             session: SessionId(session),
             timeout_ms: 1_000,
         },
-    }
+    )
 }

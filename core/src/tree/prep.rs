@@ -263,15 +263,15 @@ pub fn prep<L: NodeLookup + ?Sized>(
         pending.order.push_back((ctx.zxid, path.clone()));
         pending.changes.insert(path, (ctx.zxid, view));
     }
-    Ok(Txn {
-        header: TxnHeader {
+    Ok(Txn::new(
+        TxnHeader {
             session: ctx.session,
             cxid: ctx.cxid,
             zxid: ctx.zxid,
             time: ctx.time,
         },
         body,
-    })
+    ))
 }
 
 impl DataTree {

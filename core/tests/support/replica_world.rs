@@ -236,15 +236,15 @@ fn tree_config() -> TreeConfig {
 }
 
 fn safe_txn(zxid: Zxid, body: TxnBody) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session: SessionId(0x0100_0000_0000_0001),
             cxid: 1,
             zxid,
             time: WallMillis(WALL_BASE_MS),
         },
         body,
-    }
+    )
 }
 
 /// A state storage could have returned: epochs, an optional snapshot, a log after it.
@@ -695,15 +695,15 @@ impl World {
     }
 
     fn txn(&self, r: &mut Reader<'_>) -> Option<Txn> {
-        Some(Txn {
-            header: TxnHeader {
+        Some(Txn::new(
+            TxnHeader {
                 session: self.session(r)?,
                 cxid: i32::from(r.byte()?) - 2,
                 zxid: self.zxid(r)?,
                 time: self.wall(),
             },
-            body: self.body(r, false)?,
-        })
+            self.body(r, false)?,
+        ))
     }
 
     fn txns(&self, r: &mut Reader<'_>) -> Option<Vec<Txn>> {

@@ -365,18 +365,18 @@ mod tests {
     use super::*;
 
     pub(crate) fn txn(zxid: Zxid) -> Txn {
-        Txn {
-            header: TxnHeader {
+        Txn::new(
+            TxnHeader {
                 session: SessionId(1),
                 cxid: 1,
                 zxid,
                 time: WallMillis(0),
             },
-            body: TxnBody::Check {
+            TxnBody::Check {
                 path: "/a".into(),
                 version: 1,
             },
-        }
+        )
     }
 
     #[test]
@@ -405,13 +405,15 @@ mod tests {
     #[test]
     fn oversized_record_is_refused_and_leaves_the_buffer_as_it_was() {
         let mut t = txn(Zxid::new(Epoch(1), 1));
-        t.body = arbor_core::txn::TxnBody::Create(arbor_core::txn::CreateTxn {
-            path: "/big".into(),
-            data: Some(vec![0; RECORD_LEN_MAX]),
-            acl: Vec::new(),
-            kind: arbor_core::tree::NodeKind::Persistent,
-            parent_cversion: 1,
-        });
+        t.body = std::sync::Arc::new(arbor_core::txn::TxnBody::Create(
+            arbor_core::txn::CreateTxn {
+                path: "/big".into(),
+                data: Some(vec![0; RECORD_LEN_MAX]),
+                acl: Vec::new(),
+                kind: arbor_core::tree::NodeKind::Persistent,
+                parent_cversion: 1,
+            },
+        ));
         let mut buf = vec![1, 2, 3];
         assert!(matches!(
             encode_frame(&t, &mut buf),

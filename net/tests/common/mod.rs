@@ -15,18 +15,18 @@ pub fn z(epoch: u32, counter: u32) -> Zxid {
 }
 
 pub fn txn(zxid: Zxid, tag: u32) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session: SessionId(0x10),
             cxid: tag as i32,
             zxid,
             time: WallMillis(1_000),
         },
-        body: TxnBody::Check {
+        TxnBody::Check {
             path: format!("/node-{tag}"),
             version: tag as i32,
         },
-    }
+    )
 }
 
 /// Txns `1..=n` of epoch 1.

@@ -29,7 +29,7 @@ impl Integrity {
 
     /// `node` applied `txn`.
     pub fn on_apply(&self, node: ServerId, txn: &Txn) -> CheckResult {
-        match txn.body {
+        match *txn.body {
             TxnBody::CreateSession { .. }
             | TxnBody::CloseSession { .. }
             | TxnBody::DeleteExpired { .. } => Ok(()),

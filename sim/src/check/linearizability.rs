@@ -93,8 +93,8 @@ pub fn check<'a>(
             next_read += 1;
         }
         let key = (txn.header.session.0, txn.header.cxid);
-        match (by_req.get(&key), &txn.body) {
-            (Some(&ci), _) if !matches!(txn.body, TxnBody::CreateSession { .. }) => {
+        match (by_req.get(&key), &*txn.body) {
+            (Some(&ci), _) if !matches!(*txn.body, TxnBody::CreateSession { .. }) => {
                 let e = entry(ci);
                 if !placed_keys.insert(key) {
                     return fail(
@@ -606,7 +606,7 @@ fn apply_write(model: &mut Model, e: &HistEntry, txn: &Txn) -> Result<(), Violat
     let Some(req) = e.req.as_ref() else {
         return Ok(());
     };
-    if let TxnBody::Error { err } = &txn.body {
+    if let TxnBody::Error { err } = &*txn.body {
         if session_error(*err) {
             return check_reply_err(e, err.code(), &who);
         }
@@ -614,7 +614,7 @@ fn apply_write(model: &mut Model, e: &HistEntry, txn: &Txn) -> Result<(), Violat
     match req {
         Request::CloseSession => {
             let want = model.ephemerals_of(e.session);
-            if let TxnBody::CloseSession { ephemerals, .. } = &txn.body {
+            if let TxnBody::CloseSession { ephemerals, .. } = &*txn.body {
                 if *ephemerals != want {
                     return fail(
                         NAME,
@@ -636,7 +636,7 @@ fn apply_write(model: &mut Model, e: &HistEntry, txn: &Txn) -> Result<(), Violat
                 Outcome::Failed(c) => Some(*c),
                 _ => None,
             });
-            let txn_failed = match &txn.body {
+            let txn_failed = match &*txn.body {
                 TxnBody::Error { err } => Some(*err),
                 TxnBody::Multi(subs) => subs.iter().find_map(|s| match s {
                     TxnBody::Error { err }
@@ -682,7 +682,7 @@ fn apply_write(model: &mut Model, e: &HistEntry, txn: &Txn) -> Result<(), Violat
             let Some(o) = model.op(req, e.session, z, t) else {
                 return Ok(());
             };
-            let consistent = match (&o, &txn.body) {
+            let consistent = match (&o, &*txn.body) {
                 (Outcome::Failed(c), TxnBody::Error { err }) => c == err,
                 (Outcome::Created { path, .. }, TxnBody::Create(c)) => {
                     *path == c.path
@@ -744,7 +744,7 @@ fn check_reply_err(e: &HistEntry, want: i32, who: &dyn Fn() -> String) -> Result
 /// A txn no client request explains: session create / expiry, container reaping.
 fn apply_system(model: &mut Model, txn: &Txn) -> Result<(), Violation> {
     let z = txn.header.zxid;
-    match &txn.body {
+    match &*txn.body {
         TxnBody::CreateSession { .. } | TxnBody::Error { .. } => Ok(()),
         TxnBody::CloseSession {
             session,

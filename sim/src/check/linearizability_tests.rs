@@ -7,6 +7,7 @@ use arbor_core::proto::jute::{
 };
 use arbor_core::txn::{CreateTxn, TxnHeader};
 use arbor_core::types::{Acl, WallMillis};
+use std::sync::Arc;
 
 use super::*;
 
@@ -14,15 +15,15 @@ const A: SessionId = SessionId(0x100);
 const B: SessionId = SessionId(0x200);
 
 fn txn(session: SessionId, cxid: i32, z: i64, body: TxnBody) -> Txn {
-    Txn {
-        header: TxnHeader {
+    Txn::new(
+        TxnHeader {
             session,
             cxid,
             zxid: Zxid(z),
             time: WallMillis(1_000 + z),
         },
         body,
-    }
+    )
 }
 
 fn create_txn(session: SessionId, cxid: i32, z: i64, path: &str, parent_cversion: i32) -> Txn {
@@ -354,7 +355,7 @@ fn multi_spans_keys_and_is_all_or_nothing() {
                     path: "/k0".to_string(),
                     version: 0,
                 },
-                create_txn(A, 3, 3, "/k1", 2).body,
+                Arc::unwrap_or_clone(create_txn(A, 3, 3, "/k1", 2).body),
             ]),
         ),
     ];
@@ -392,7 +393,7 @@ fn multi_spans_keys_and_is_all_or_nothing() {
     let mut log2 = log.clone();
     log2[1] = log[2].clone();
     log2[1].header.cxid = 2;
-    log2[1].body = match &log[2].body {
+    log2[1].body = Arc::new(match &*log[2].body {
         TxnBody::Multi(subs) => TxnBody::Multi(vec![
             TxnBody::Check {
                 path: "/k0".to_string(),
@@ -401,7 +402,7 @@ fn multi_spans_keys_and_is_all_or_nothing() {
             subs[1].clone(),
         ]),
         other => other.clone(),
-    };
+    });
     log2[1].header.zxid = Zxid(2);
     assert!(run(&log2[..2], &a[..2], &[]).is_err());
 }
@@ -482,7 +483,7 @@ fn delete_and_expiry_follow_the_model() {
         Some((60, 2, ErrorCode::NoNode.code(), None)),
     );
     let mut persistent = log[0].clone();
-    if let TxnBody::Create(ct) = &mut persistent.body {
+    if let TxnBody::Create(ct) = Arc::make_mut(&mut persistent.body) {
         ct.kind = NodeKind::Persistent;
     }
     let log = vec![persistent, expire(vec![])];

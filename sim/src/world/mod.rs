@@ -1024,7 +1024,7 @@ impl World {
                 self.chk.agreement.on_apply(id, prev, t)?;
                 self.chk.primary.on_apply(id, *z)?;
                 self.chk.durability.on_apply(id, prev, *z)?;
-                if matches!(t.body, TxnBody::CloseSession { .. }) {
+                if matches!(*t.body, TxnBody::CloseSession { .. }) {
                     if let Some(at) = self.expiry_pending.remove(&t.header.session) {
                         self.chk
                             .ephemerals
@@ -1260,7 +1260,7 @@ impl World {
             .agreement
             .above(Zxid(0))
             .find(|(_, c)| {
-                c.txn.header.session == s && matches!(c.txn.body, TxnBody::CloseSession { .. })
+                c.txn.header.session == s && matches!(*c.txn.body, TxnBody::CloseSession { .. })
             })
             .map(|(z, _)| *z);
         match close {

@@ -459,15 +459,15 @@ fn pending_changes_layer_in_flight_txns() {
     let t4 = prep(&tree, &mut pending, &cfg, &ctx(13), &delete("/q/old", -1)).unwrap();
     let t5 = prep(&tree, &mut pending, &cfg, &ctx(14), &create("/q/e", 1)).unwrap();
     let t6 = prep(&tree, &mut pending, &cfg, &ctx(15), &WriteOp::CloseSession).unwrap();
-    assert!(matches!(&t2.body, TxnBody::Create(c) if c.path == "/q/s0000000002"));
+    assert!(matches!(&*t2.body, TxnBody::Create(c) if c.path == "/q/s0000000002"));
     assert_eq!(
-        t4.body,
+        *t4.body,
         TxnBody::Error {
             err: ErrorCode::NoNode
         }
     );
     assert_eq!(
-        t6.body,
+        *t6.body,
         TxnBody::CloseSession {
             session: S1,
             ephemerals: vec!["/q/e".into()]

@@ -216,17 +216,17 @@ impl Replica {
             prep(&self.history.tree, &mut l.pending, &self.cfg.tree, &ctx, op)
                 .map_err(ProposeError::Rejected)?
         } else {
-            Txn {
-                header: TxnHeader {
+            Txn::new(
+                TxnHeader {
                     session,
                     cxid,
                     zxid,
                     time,
                 },
-                body: TxnBody::Error {
+                TxnBody::Error {
                     err: refused.expect("refused when not live"),
                 },
-            }
+            )
         };
         l.next_counter += 1;
         if session_live && matches!(op, WriteOp::CloseSession) {
