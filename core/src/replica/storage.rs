@@ -7,10 +7,11 @@
 //! parked on the token of the last token-bearing output issued before it; `Persisted` is
 //! cumulative, so releasing every token up to the reported one runs actions in order.
 //!
-//! Invariants: `durable <= issued`; parked tokens are all in `(durable, issued]`; the batch
-//! is empty between steps.
+//! Invariants: `durable <= issued`; parked tokens are all in `(durable, issued]` and in
+//! issue order (an action is parked on the newest token, so the queue is sorted by
+//! construction); the batch is empty between steps.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use crate::replica::io::LogRecord;
 use crate::types::{PersistToken, ServerId, Zxid};
@@ -53,7 +54,8 @@ pub(crate) struct Storage {
     durable: u64,
     pub(crate) batch: Vec<LogRecord>,
     batch_deferred: Vec<Deferred>,
-    parked: BTreeMap<u64, Vec<Deferred>>,
+    /// Actions waiting for their token, oldest token first.
+    parked: VecDeque<(u64, Deferred)>,
 }
 
 impl Storage {
@@ -73,9 +75,8 @@ impl Storage {
     }
 
     pub(crate) fn park_batch_on(&mut self, token: PersistToken) {
-        let d = std::mem::take(&mut self.batch_deferred);
-        if !d.is_empty() {
-            self.parked.entry(token.0).or_default().extend(d);
+        for d in self.batch_deferred.drain(..) {
+            park(&mut self.parked, token.0, d);
         }
     }
 
@@ -85,7 +86,7 @@ impl Storage {
             self.batch_deferred.push(d);
             None
         } else if self.issued > self.durable {
-            self.parked.entry(self.issued).or_default().push(d);
+            park(&mut self.parked, self.issued, d);
             None
         } else {
             Some(d)
@@ -99,9 +100,8 @@ impl Storage {
             return None;
         }
         self.durable = token.0;
-        let later = self.parked.split_off(&(token.0 + 1));
-        let done = std::mem::replace(&mut self.parked, later);
-        Some(done.into_values().flatten().collect())
+        let n = self.parked.partition_point(|(t, _)| *t <= token.0);
+        Some(self.parked.drain(..n).map(|(_, d)| d).collect())
     }
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
@@ -110,9 +110,26 @@ impl Storage {
         assert!(self.batch.is_empty(), "batch left unflushed after a step");
         assert!(
             self.parked
-                .keys()
-                .all(|t| *t > self.durable && *t <= self.issued),
+                .iter()
+                .all(|(t, _)| *t > self.durable && *t <= self.issued),
             "parked action on a released or unissued token"
         );
+        assert!(
+            self.parked
+                .iter()
+                .zip(self.parked.iter().skip(1))
+                .all(|(a, b)| a.0 <= b.0),
+            "parked actions out of token order"
+        );
     }
+}
+
+/// Parks `d` on `token`, which is never older than the newest parked one (actions are
+/// parked on the newest token issued), so the queue stays in token order.
+fn park(parked: &mut VecDeque<(u64, Deferred)>, token: u64, d: Deferred) {
+    assert!(
+        parked.back().is_none_or(|(t, _)| *t <= token),
+        "parking on token {token} behind a newer one"
+    );
+    parked.push_back((token, d));
 }
