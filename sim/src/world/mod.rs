@@ -835,10 +835,21 @@ impl World {
             return self.now;
         }
         let local = target as u64;
-        let p = self.nodes[n].drift_ppm as i128;
-        let mut g = ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64;
+        let p = self.nodes[n].drift_ppm;
+        // First guess ceil(local * 1e6 / (1e6 + p)); 64-bit while `local * 1e6` fits (the
+        // first 2.5 simulated hours), 128-bit beyond.
+        let mut g = match (local as i64)
+            .checked_mul(1_000_000)
+            .and_then(|x| x.checked_add(1_000_000 + p - 1))
+        {
+            Some(x) => (x / (1_000_000 + p)) as u64,
+            None => {
+                let p = p as i128;
+                ((local as i128 * 1_000_000 + (1_000_000 + p) - 1) / (1_000_000 + p)) as u64
+            }
+        };
         loop {
-            if drifted(g, p as i64) >= local {
+            if drifted(g, p) >= local {
                 return g.max(self.now);
             }
             g += 1;
