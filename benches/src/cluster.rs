@@ -148,7 +148,7 @@ impl MemCluster {
             Input::ClientRequest {
                 conn,
                 header,
-                request,
+                request: Box::new(request),
             },
         ));
     }
@@ -191,7 +191,7 @@ impl MemCluster {
                 replica: i,
                 conn,
                 header,
-                body,
+                body: body.map(|b| *b),
             }),
             Output::ConnectResponse { conn, response } => self.connects.push((conn, response)),
             Output::CloseClient { conn, reason } => {

@@ -243,7 +243,7 @@ impl Ensemble {
             Input::ClientRequest {
                 conn: ConnId(conn),
                 header,
-                request,
+                request: Box::new(request),
             },
         );
         self.settle();

@@ -109,7 +109,7 @@ impl Node {
         self.step(Input::ClientRequest {
             conn: ConnId(conn),
             header,
-            request,
+            request: Box::new(request),
         });
         self.client.iter().rev().find_map(|o| match o {
             Output::Reply {
@@ -118,7 +118,7 @@ impl Node {
                 body,
             } if *c == ConnId(conn) && header.xid == xid => {
                 assert_eq!(header.err, 0, "request {xid} failed");
-                Some(body.clone())
+                Some(body.as_deref().cloned())
             }
             _ => None,
         })?

@@ -205,7 +205,7 @@ fn main() {
                     xid: sent as i32,
                     op: request.op(),
                 },
-                request,
+                request: Box::new(request),
             });
         }
         times.extend(d.run());

@@ -450,7 +450,7 @@ impl Replica {
                         origin,
                         session,
                         cxid,
-                        op,
+                        op: Box::new(op),
                         auth,
                     },
                 );
@@ -654,6 +654,7 @@ impl Replica {
                 } => {
                     // Bodies here are intentional (the empty multi of a rejected multiRead).
                     let header = ReplyHeader::new(xid, applied, err);
+                    let body = body.map(Box::new);
                     self.emit(Output::Reply { conn, header, body });
                     if close == Close::After {
                         self.close_conn(conn, CloseReason::ProtocolViolation);
@@ -665,7 +666,11 @@ impl Replica {
     }
 
     fn emit_reply(&mut self, conn: ConnId, header: ReplyHeader, body: Option<ResponseBody>) {
-        let body = if header.err == 0 { body } else { None };
+        let body = if header.err == 0 {
+            body.map(Box::new)
+        } else {
+            None
+        };
         self.emit(Output::Reply { conn, header, body });
     }
 }

@@ -192,7 +192,11 @@ impl Replica {
             _ => unreachable!("not a watch op"),
         };
         let header = ReplyHeader::new(xid, applied, err);
-        let body = if err == ErrorCode::Ok { body } else { None };
+        let body = if err == ErrorCode::Ok {
+            body.map(Box::new)
+        } else {
+            None
+        };
         self.emit(Output::Reply { conn, header, body });
     }
 }

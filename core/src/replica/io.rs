@@ -64,8 +64,8 @@ pub enum Input {
         conn: ConnId,
         /// xid and op code.
         header: RequestHeader,
-        /// The request record.
-        request: Request,
+        /// The request record (boxed: inputs move by value, and it is the largest).
+        request: Box<Request>,
     },
     /// A client frame that failed to decode (`RequestError::reply()` said how to answer).
     /// The answer is queued behind the connection's earlier requests, so per-connection
@@ -211,8 +211,9 @@ pub enum Output {
         conn: ConnId,
         /// Header.
         header: ReplyHeader,
-        /// Body.
-        body: Option<ResponseBody>,
+        /// Body (boxed: outputs move by value through the driver's queue, and a reply
+        /// body is the largest payload).
+        body: Option<Box<ResponseBody>>,
     },
     /// Read requests from `conn` again (after `PauseReads`).
     ResumeReads {

@@ -271,7 +271,7 @@ impl Replica {
                 conn,
                 header,
                 request,
-            } => self.on_client_request(conn, header, request),
+            } => self.on_client_request(conn, header, *request),
             Input::ClientRequestRejected { conn, reply } => {
                 self.on_client_request_rejected(conn, reply)
             }

@@ -263,13 +263,13 @@ fn forwarded_write_for_a_dead_session_is_a_session_expired_txn() {
                 },
                 session: crate::types::SessionId(0),
                 cxid: 1,
-                op: crate::tree::WriteOp::Create {
+                op: Box::new(crate::tree::WriteOp::Create {
                     path: "/e".into(),
                     data: None,
                     acl: Acl::open_unsafe(),
                     flags: 1,
                     op: crate::tree::CreateOp::Create,
-                },
+                }),
                 auth: vec![],
             },
         },

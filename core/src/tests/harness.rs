@@ -442,7 +442,7 @@ impl Cluster {
             Input::ClientRequest {
                 conn: ConnId(conn),
                 header,
-                request,
+                request: Box::new(request),
             },
         )
     }

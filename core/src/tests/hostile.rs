@@ -77,13 +77,13 @@ fn random_message(rng: &mut ChaCha8Rng, n: usize) -> PeerMessage {
             origin,
             session: SessionId(pick(3) as i64),
             cxid: 1,
-            op: WriteOp::Create {
+            op: Box::new(WriteOp::Create {
                 path: "/h".into(),
                 data: None,
                 acl: crate::types::Acl::open_unsafe(),
                 flags: pick(4) as i32,
                 op: crate::tree::CreateOp::Create,
-            },
+            }),
             auth: vec![],
         },
         15 => PeerMessage::Rejected { origin },

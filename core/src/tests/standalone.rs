@@ -27,7 +27,7 @@ fn get(path: &str) -> Request {
 
 fn reply_of(o: &Output) -> (ReplyHeader, Option<ResponseBody>) {
     match o {
-        Output::Reply { header, body, .. } => (*header, body.clone()),
+        Output::Reply { header, body, .. } => (*header, body.as_deref().cloned()),
         other => panic!("expected a reply, got {other:?}"),
     }
 }

@@ -177,8 +177,9 @@ pub enum PeerMessage {
         session: SessionId,
         /// Client xid.
         cxid: i32,
-        /// The write.
-        op: WriteOp,
+        /// The write (boxed, like the other large payloads of inputs and outputs: they
+        /// move by value through the drivers' queues).
+        op: Box<WriteOp>,
         /// The connection's authenticated identities.
         auth: Vec<Id>,
     },

@@ -377,7 +377,7 @@ impl World {
                     Ok((header, request)) => self.handle(Input::ClientRequest {
                         conn,
                         header,
-                        request,
+                        request: Box::new(request),
                     }),
                     Err(e) => match e.reply() {
                         Some(reply) => self.handle(Input::ClientRequestRejected { conn, reply }),
@@ -853,7 +853,7 @@ impl World {
                 origin: self.origin(r)?,
                 session: self.session(r)?,
                 cxid: i32::from(r.byte()?) - 2,
-                op: self.write_op(r, false)?,
+                op: Box::new(self.write_op(r, false)?),
                 auth: if r.bool()? {
                     vec![Id::new("ip", "10.0.0.1")]
                 } else {
@@ -1143,11 +1143,11 @@ pub fn scenario_follower() -> Scripted {
     s.connect();
     if let Some((origin, cxid, timeout_ms)) = s.last_sent(|m| match m {
         PeerMessage::Request {
-            origin,
-            cxid,
-            op: WriteOp::CreateSession { timeout_ms },
-            ..
-        } => Some((*origin, *cxid, *timeout_ms)),
+            origin, cxid, op, ..
+        } => match **op {
+            WriteOp::CreateSession { timeout_ms } => Some((*origin, *cxid, timeout_ms)),
+            _ => None,
+        },
         _ => None,
     }) {
         let z2 = Zxid::new(Epoch(1), 2);

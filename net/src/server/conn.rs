@@ -339,7 +339,7 @@ async fn read_loop(
 fn encode(m: ConnOut, out: &mut Vec<u8>) -> bool {
     match m {
         ConnOut::Connect(r) => encode_connect_response(&r, out),
-        ConnOut::Reply(h, body) => encode_reply(&h, body.as_ref(), out),
+        ConnOut::Reply(h, body) => encode_reply(&h, body.as_deref(), out),
         ConnOut::Notify(zxid, event) => encode_notification(zxid, &event, out),
         ConnOut::Close => return true,
     }

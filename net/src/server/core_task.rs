@@ -65,7 +65,7 @@ pub(crate) enum Event {
 #[derive(Debug)]
 pub(crate) enum ConnOut {
     Connect(ConnectResponse),
-    Reply(ReplyHeader, Option<ResponseBody>),
+    Reply(ReplyHeader, Option<Box<ResponseBody>>),
     Notify(Zxid, WatcherEvent),
     /// Flush what came before, then close.
     Close,
@@ -337,7 +337,7 @@ impl Driver {
                 Some(Input::ClientRequest {
                     conn,
                     header,
-                    request,
+                    request: Box::new(request),
                 })
             }
             Event::ErrorReply { conn, reply } => Some(Input::ClientRequestRejected { conn, reply }),

@@ -109,7 +109,7 @@ impl World {
                 Input::ClientRequest {
                     conn: id,
                     header,
-                    request: *request,
+                    request,
                 },
             ),
         }

@@ -958,7 +958,7 @@ impl World {
                     .push(None, Effect::Snapshot(zxid, view.serialize()));
             }
             Output::Reply { conn, header, body } => {
-                self.server_to_client(conn.0, S2C::Reply(header, body.map(Box::new)))
+                self.server_to_client(conn.0, S2C::Reply(header, body))
             }
             Output::Notify { conn, zxid, .. } => self.server_to_client(conn.0, S2C::Notify(zxid)),
             Output::ConnectResponse { conn, response } => {

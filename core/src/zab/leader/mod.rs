@@ -297,7 +297,7 @@ impl Replica {
                     self.leader_accept_write(QueuedWrite {
                         session,
                         cxid,
-                        op,
+                        op: *op,
                         auth,
                         requester: Requester::Client {
                             server: from,
