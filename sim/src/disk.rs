@@ -282,11 +282,13 @@ impl Disk {
         }
         let first_slot = self.durable.first_slot;
         let (bytes, crc) = log[last].raw(first_slot + last as u64);
-        let moved = (bytes.clone(), *crc);
+        let moved = Content::Raw {
+            bytes: bytes.clone(),
+            crc: *crc,
+        };
         *bytes = vec![0; bytes.len()];
         *crc = 0;
-        let (bytes, crc) = log[to].raw(first_slot + to as u64);
-        (*bytes, *crc) = moved;
+        log[to].content = moved;
         true
     }
 
