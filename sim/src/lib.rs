@@ -15,6 +15,7 @@ pub mod rng;
 pub mod shrink;
 pub mod trace;
 pub mod world;
+pub mod zxid_map;
 
 pub use check::Violation;
 pub use options::{BuggifyOptions, DepthFaults, Mix, Mutation, Options, StorageFaults};

@@ -10,7 +10,7 @@
 //!    via a snapshot that covers it (we record the predecessor each zxid was first applied
 //!    after; every later application must name the same predecessor).
 
-use std::collections::BTreeMap;
+use crate::zxid_map::ZxidMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
 use arbor_core::txn::Txn;
@@ -32,7 +32,7 @@ pub struct Committed {
 /// The global map zxid → transaction of everything ever applied.
 #[derive(Debug, Default)]
 pub struct Agreement {
-    committed: BTreeMap<Zxid, Committed>,
+    committed: ZxidMap<Committed>,
 }
 
 impl Agreement {

@@ -5,7 +5,7 @@
 //! Statement checked: any two replicas whose applied zxid is z (observed after an event)
 //! have the same tree digest (`DataTree::digest`), across replicas, incarnations and time.
 
-use std::collections::BTreeMap;
+use crate::zxid_map::ZxidMap;
 
 use arbor_core::types::{ServerId, Zxid};
 
@@ -14,7 +14,7 @@ use super::{fail, CheckResult};
 /// First digest observed per zxid.
 #[derive(Debug, Default)]
 pub struct Digests {
-    at: BTreeMap<Zxid, (u64, ServerId)>,
+    at: ZxidMap<(u64, ServerId)>,
 }
 
 impl Digests {

@@ -12,7 +12,7 @@
 //! 4. a replica never applies past an acknowledged z without applying z (with the gap
 //!    check of `agreement`, this holds across crash and restart too).
 
-use std::collections::BTreeMap;
+use crate::zxid_map::ZxidMap;
 use std::ops::Bound::{Excluded, Included};
 
 use arbor_core::txn::Txn;
@@ -24,7 +24,7 @@ use super::{fail, CheckResult};
 /// Acknowledged writes.
 #[derive(Debug, Default)]
 pub struct Durability {
-    acked: BTreeMap<Zxid, (SessionId, i32)>,
+    acked: ZxidMap<(SessionId, i32)>,
 }
 
 impl Durability {
@@ -61,7 +61,7 @@ impl Durability {
         agreement: &Agreement,
         node: ServerId,
         applied: Zxid,
-        log: &BTreeMap<Zxid, Txn>,
+        log: &ZxidMap<Txn>,
     ) -> CheckResult {
         for (z, c) in agreement.above(applied) {
             match log.get(z) {

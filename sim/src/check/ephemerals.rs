@@ -8,7 +8,7 @@
 //! txn (a leader rejects a closing session before that txn commits, as ZooKeeper does) —
 //! every replica whose applied zxid is ≥ z holds no ephemeral node owned by that session.
 
-use std::collections::BTreeMap;
+use crate::zxid_map::ZxidMap;
 
 use arbor_core::tree::DataTree;
 use arbor_core::types::{ServerId, SessionId, Zxid};
@@ -18,13 +18,13 @@ use super::{fail, CheckResult};
 /// Ended sessions by the zxid at which they were known ended.
 #[derive(Debug, Default)]
 pub struct Ephemerals {
-    ended: BTreeMap<Zxid, Vec<SessionId>>,
+    ended: ZxidMap<Vec<SessionId>>,
 }
 
 impl Ephemerals {
     /// A client learned that `session` ended, by zxid `z`.
     pub fn on_session_ended(&mut self, session: SessionId, z: Zxid) {
-        self.ended.entry(z).or_default().push(session);
+        self.ended.get_or_insert_with(z, Vec::new).push(session);
     }
 
     /// `node` applied through `applied` (sessions ended in `(from, applied]` are checked;

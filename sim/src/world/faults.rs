@@ -129,7 +129,8 @@ impl World {
                 rec.damaged.unwrap_or_default()
             ));
         }
-        let log: BTreeMap<Zxid, Txn> = rec.log.iter().map(|t| (t.header.zxid, t.clone())).collect();
+        let log: crate::zxid_map::ZxidMap<Txn> =
+            rec.log.iter().map(|t| (t.header.zxid, t.clone())).collect();
         let cfg = self.nodes[n].cfg.clone();
         let replica = {
             let span = tracing::info_span!("replica", id = cfg.id.0);

@@ -51,6 +51,7 @@ use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
 use crate::rng::{input_seed, ByteSource, SimRng};
 use crate::trace::{set_sim_time_ns, Trace};
+use crate::zxid_map::ZxidMap;
 
 mod clients;
 mod faults;
@@ -351,7 +352,7 @@ struct Node {
     slow_until: u64,
     slow_extra_ns: u64,
     /// What this incarnation logged (durable or not) above its applied zxid.
-    shadow: BTreeMap<Zxid, Txn>,
+    shadow: ZxidMap<Txn>,
     applied_seen: Zxid,
     role_seen: &'static str,
     /// The replica was flagged damaged at the last observation.
@@ -522,7 +523,7 @@ impl World {
                     timer_offset_ns: 0,
                     slow_until: 0,
                     slow_extra_ns: 0,
-                    shadow: BTreeMap::new(),
+                    shadow: ZxidMap::new(),
                     applied_seen: Zxid(0),
                     role_seen: "",
                     damaged_seen: false,
@@ -1121,7 +1122,7 @@ impl World {
             .is_some_and(|(z, _)| *z <= applied)
             && node.shadow.len() > 256
         {
-            node.shadow = node.shadow.split_off(&Zxid(applied.0 + 1));
+            node.shadow.remove_below(Zxid(applied.0 + 1));
         }
         Ok(())
     }
