@@ -1,7 +1,5 @@
 //! Every checker can fire: each is fed a fabricated history that violates its statement.
 
-use std::collections::BTreeMap;
-
 use arbor_core::tree::{DataTree, NodeKind, TreeConfig};
 use arbor_core::txn::{apply, CreateTxn, Txn, TxnBody, TxnHeader};
 use arbor_core::types::{Acl, Epoch, ServerId, SessionId, WallMillis, Zxid};
@@ -104,7 +102,7 @@ fn durability_fires_on_lost_ack_and_incomplete_leader() {
     d.on_ack(&a, SessionId(5), 1, z(1, 1)).unwrap();
     // A new leader whose history lacks the committed txn.
     fired(
-        d.on_leader_established(&a, S2, Zxid(0), &BTreeMap::new()),
+        d.on_leader_established(&a, S2, Zxid(0), &arbor_sim::zxid_map::ZxidMap::new()),
         "durability",
     );
     // A replica truncating the committed txn.
