@@ -8,7 +8,8 @@
 //! `CloseSession` (request or expiry) or `DeleteExpired` carries a (session, cxid) pair that
 //! some client actually sent as a request.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 
 use arbor_core::txn::{Txn, TxnBody};
 use arbor_core::types::{ServerId, SessionId};
@@ -18,7 +19,9 @@ use super::{fail, CheckResult};
 /// Requests sent by clients.
 #[derive(Debug, Default)]
 pub struct Integrity {
-    sent: BTreeSet<(SessionId, i32)>,
+    /// Membership only (never iterated), so a hash set cannot make a run depend on its
+    /// order; the hasher has fixed keys all the same.
+    sent: HashSet<(SessionId, i32), BuildHasherDefault<DefaultHasher>>,
 }
 
 impl Integrity {
