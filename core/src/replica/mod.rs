@@ -105,7 +105,7 @@ pub struct Replica {
     /// Total backward steps of the driver's clock, ns (internal = driver + skew).
     skew: u64,
     pub(crate) wall: WallMillis,
-    out: VecDeque<Output>,
+    pub(crate) out: VecDeque<Output>,
     pub(crate) timers: Timers,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) accepted_epoch: Epoch,
@@ -498,12 +498,12 @@ impl Replica {
     }
 
     fn on_persisted(&mut self, token: PersistToken) {
-        let Some(released) = self.storage.persisted(token) else {
+        if !self.storage.persisted(token) {
             self.counters.persisted_tokens_ignored += 1;
             warn!(token = token.0, "stale or unknown persist token");
             return;
-        };
-        for d in released {
+        }
+        while let Some(d) = self.storage.pop_released() {
             self.run_deferred(d);
         }
     }

@@ -93,15 +93,26 @@ impl Storage {
         }
     }
 
-    /// `Persisted { token }`: the released actions in order, or `None` for a stale or
-    /// unknown token.
-    pub(crate) fn persisted(&mut self, token: PersistToken) -> Option<Vec<Deferred>> {
+    /// `Persisted { token }`: marks everything up to `token` durable; `false` for a stale
+    /// or unknown token. The released actions are then taken in order with
+    /// [`Storage::pop_released`].
+    pub(crate) fn persisted(&mut self, token: PersistToken) -> bool {
         if token.0 <= self.durable || token.0 > self.issued {
-            return None;
+            return false;
         }
         self.durable = token.0;
-        let n = self.parked.partition_point(|(t, _)| *t <= token.0);
-        Some(self.parked.drain(..n).map(|(_, d)| d).collect())
+        true
+    }
+
+    /// The oldest parked action whose token is durable. Actions parked while the released
+    /// ones run wait on a newer token (everything issued is above `durable` or nothing is
+    /// pending and they run at once), so they are not taken early.
+    pub(crate) fn pop_released(&mut self) -> Option<Deferred> {
+        if self.parked.front()?.0 <= self.durable {
+            self.parked.pop_front().map(|(_, d)| d)
+        } else {
+            None
+        }
     }
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]

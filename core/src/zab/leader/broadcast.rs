@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::LearnerPhase;
 use crate::buggify::{buggify, Site};
 use crate::replica::CloseReason;
-use crate::replica::{Canary, Deferred, LogRecord, Replica, TimerKind};
+use crate::replica::{Canary, Deferred, LogRecord, Output, Replica, TimerKind};
 use crate::session::negotiate_timeout_ms;
 use crate::tree::{prep, PrepContext, PrepRejected, WriteOp};
 use crate::txn::{Txn, TxnBody, TxnHeader};
@@ -36,29 +36,41 @@ impl Replica {
     /// COMMIT the highest zxid of our epoch durable on a quorum that includes us.
     pub(super) fn maybe_commit(&mut self) {
         let quorum = self.cfg.quorum();
-        let l = self.leader_ref();
+        let Role::Leading(l) = &self.role else {
+            panic!("not leading")
+        };
         if !l.is_established() {
             return;
         }
-        let mut acks: Vec<Zxid> = l
-            .learners
-            .values()
-            .filter(|x| x.phase == LearnerPhase::Active)
-            .map(|x| x.acked)
-            .collect();
-        acks.sort_unstable_by(|a, b| b.cmp(a));
+        // The commit point never passes our own durable log: an ACK for what is already
+        // committed (most of them, once a quorum has acked) changes nothing.
+        if l.self_durable <= self.history.committed() {
+            return;
+        }
         let point = if quorum == 1 || self.canary(Canary::CommitWithoutQuorum) {
             l.self_durable
-        } else if acks.len() + 1 >= quorum {
-            l.self_durable.min(acks[quorum - 2])
         } else {
-            return;
+            match quorum_acked(
+                l.learners
+                    .values()
+                    .filter(|x| x.phase == LearnerPhase::Active)
+                    .map(|x| x.acked),
+                quorum - 1,
+            ) {
+                Some(z) => l.self_durable.min(z),
+                None => return,
+            }
         };
         if point <= self.history.committed() || point.epoch() != l.epoch {
             return;
         }
+        let me = self.cfg.id;
         for p in l.streaming_learners() {
-            self.emit_send(p, PeerMessage::Commit { zxid: point });
+            assert_ne!(p, me, "sending to ourselves");
+            self.out.push_back(Output::Send {
+                to: p,
+                msg: PeerMessage::Commit { zxid: point },
+            });
         }
         self.commit_through(point);
         self.propose_queued_writes();
@@ -232,20 +244,21 @@ impl Replica {
         if session_live && matches!(op, WriteOp::CloseSession) {
             self.sessions.mark_closing(session);
         }
-        let Role::Leading(l) = &mut self.role else {
-            unreachable!("checked above")
-        };
-        let targets = l.streaming_learners();
         self.history.append(txn.clone());
         self.emit_log_record(LogRecord::Txn(txn.clone()));
         let gen = self.role_gen;
         self.defer(Deferred::SelfAck { gen, zxid });
-        for p in targets {
+        let Role::Leading(l) = &self.role else {
+            unreachable!("checked above")
+        };
+        let me = self.cfg.id;
+        for p in l.streaming_learners() {
+            assert_ne!(p, me, "sending to ourselves");
             let msg = PeerMessage::Proposal {
                 txn: txn.clone(),
                 origin: origin.filter(|o| o.server == p),
             };
-            self.emit_send(p, msg);
+            self.out.push_back(Output::Send { to: p, msg });
         }
         Ok(zxid)
     }
@@ -278,7 +291,12 @@ impl Replica {
             self.start_election();
             return;
         }
-        for p in l.streaming_learners() {
+        let mut i = 0;
+        // Indexed (the buggify draw needs `self` mutably between sends).
+        loop {
+            let next = self.leader_ref().streaming_learners().nth(i);
+            let Some(p) = next else { break };
+            i += 1;
             self.emit_send(p, PeerMessage::Ping);
             if buggify!(self, Site::ExtraPing) {
                 self.emit_send(p, PeerMessage::Ping);
@@ -339,4 +357,58 @@ pub(crate) enum ProposeError {
     NotEstablished,
     Overloaded,
     Rejected(PrepRejected),
+}
+
+/// The highest zxid that at least `k` of `acks` have reached (the `k`-th largest), or `None`
+/// with fewer than `k` acks. Without allocating for ensembles up to 16 learners (every
+/// ACK at the leader comes here).
+fn quorum_acked(acks: impl Iterator<Item = Zxid> + Clone, k: usize) -> Option<Zxid> {
+    assert!(k >= 1, "a quorum of learners is at least one");
+    let mut buf = [Zxid(0); 16];
+    let mut n = 0;
+    for a in acks.clone() {
+        if n == buf.len() {
+            let mut all: Vec<Zxid> = acks.collect();
+            all.sort_unstable_by(|a, b| b.cmp(a));
+            return all.get(k - 1).copied();
+        }
+        buf[n] = a;
+        n += 1;
+    }
+    if n < k {
+        return None;
+    }
+    let acks = &mut buf[..n];
+    acks.sort_unstable_by(|a, b| b.cmp(a));
+    Some(acks[k - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The k-th largest ack, on the stack (≤ 16 learners) and past it, against a sort.
+    #[test]
+    fn quorum_acked_is_the_kth_largest() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 0..40usize {
+            let acks: Vec<Zxid> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    Zxid((x % 50) as i64)
+                })
+                .collect();
+            let mut sorted = acks.clone();
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            for k in 1..n + 3 {
+                assert_eq!(
+                    quorum_acked(acks.iter().copied(), k),
+                    sorted.get(k - 1).copied(),
+                    "n {n} k {k}"
+                );
+            }
+        }
+    }
 }

@@ -143,12 +143,11 @@ impl Leader {
         });
     }
 
-    pub(super) fn streaming_learners(&self) -> Vec<ServerId> {
+    pub(super) fn streaming_learners(&self) -> impl Iterator<Item = ServerId> + '_ {
         self.learners
             .iter()
             .filter(|(_, l)| l.phase >= LearnerPhase::AwaitingNewLeaderAck)
             .map(|(id, _)| *id)
-            .collect()
     }
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
