@@ -230,6 +230,12 @@ impl Txn {
 /// [`ApplyOutcome::misfits`], as ZooKeeper's `processTxn` records the failure and carries
 /// on; the other operations of a multi still apply, as in 3.8.
 pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
+    apply_with(tree, txn, true)
+}
+
+/// [`apply`], leaving `triggers` empty when `triggers` is false: a replica with no watch
+/// registered needs none, and skips building their paths on every commit.
+pub fn apply_with(tree: &mut DataTree, txn: &Txn, want_triggers: bool) -> ApplyOutcome {
     tree.begin_txn(txn.header.zxid);
     let mut triggers = Vec::new();
     let mut misfits = Vec::new();
@@ -237,7 +243,7 @@ pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
         tree,
         &txn.header,
         op,
-        triggers,
+        want_triggers.then_some(triggers),
     ) {
         Ok(result) => result,
         Err(m) => {
@@ -287,14 +293,16 @@ fn apply_one(
     tree: &mut DataTree,
     header: &TxnHeader,
     body: &TxnBody,
-    triggers: &mut Vec<WatchTrigger>,
+    mut triggers: Option<&mut Vec<WatchTrigger>>,
 ) -> Result<OpResult, Misfit> {
     let zxid = header.zxid;
     let mut fire = |path: &str, event: EventType| {
-        triggers.push(WatchTrigger {
-            path: path.to_string(),
-            event,
-        })
+        if let Some(t) = triggers.as_deref_mut() {
+            t.push(WatchTrigger {
+                path: path.to_string(),
+                event,
+            });
+        }
     };
     Ok(match body {
         TxnBody::Check { .. } => OpResult::Check,

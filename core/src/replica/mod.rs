@@ -46,7 +46,7 @@ use crate::buggify::{buggify, Site};
 use crate::pipeline::Pipeline;
 use crate::session::SessionTracker;
 use crate::tree::{DataTree, SnapshotError};
-use crate::txn::{apply, Txn, TxnBody};
+use crate::txn::{apply_with, Txn, TxnBody};
 use crate::types::{Epoch, Nanos, PersistToken, ServerId, WallMillis, Zxid};
 use crate::zab::{History, PeerMessage, Role};
 use storage::Storage;
@@ -549,6 +549,8 @@ impl Replica {
         let lagging_close = self.canary(Canary::FollowerKeepsEphemerals)
             && matches!(self.role, Role::Following(_))
             && matches!(*txn.body, TxnBody::CloseSession { .. });
+        // Triggers only matter to watches registered here.
+        let watched = self.pipeline.watches.watch_count() > 0;
         let outcome = if lagging_close {
             // Canary: the close is applied as a no-op; the session and its ephemerals stay.
             let noop = Txn::new(
@@ -557,9 +559,9 @@ impl Replica {
                     err: crate::types::ErrorCode::SessionExpired,
                 },
             );
-            apply(&mut self.history.tree, &noop)
+            apply_with(&mut self.history.tree, &noop, watched)
         } else {
-            apply(&mut self.history.tree, txn)
+            apply_with(&mut self.history.tree, txn, watched)
         };
         for m in &outcome.misfits {
             // ZooKeeper's processTxn logs and carries on; so do we (the tree is intact, but
