@@ -315,15 +315,8 @@ impl World {
         };
         l.last_at[dir] = at;
         let gen = l.gen;
-        self.push(
-            at,
-            Ev::Deliver {
-                from,
-                to,
-                gen,
-                msg: Box::new(msg),
-            },
-        );
+        let msg = self.put_in_flight(msg);
+        self.push(at, Ev::Deliver { from, to, gen, msg });
     }
 
     /// The extra delay of a message from or to node `n` while it is slow (0 otherwise).

@@ -234,7 +234,8 @@ enum Ev {
         from: usize,
         to: usize,
         gen: u64,
-        msg: Box<PeerMessage>,
+        /// Its slot in `World::in_flight`.
+        msg: u32,
     },
     End,
     Converge,
@@ -418,6 +419,10 @@ pub struct World {
     now: u64,
     seq: u64,
     queue: BinaryHeap<Reverse<Queued>>,
+    /// Peer messages in flight, by slot (a `Deliver` names its slot), and the free slots:
+    /// no allocation per message.
+    in_flight: Vec<Option<PeerMessage>>,
+    free_slots: Vec<u32>,
     nodes: Vec<Node>,
     links: Vec<Link>,
     /// Directed blocks: `blocked[from * n + to]` counts partitions cutting from → to.
@@ -570,6 +575,8 @@ impl World {
             now: 0,
             seq: 0,
             queue: BinaryHeap::new(),
+            in_flight: Vec::new(),
+            free_slots: Vec::new(),
             nodes,
             links: (0..n * n).map(|_| Link::default()).collect(),
             blocked: vec![0; n * n],
@@ -724,6 +731,29 @@ impl World {
         Ok(())
     }
 
+    /// Parks a message in flight; the slot goes into its `Deliver`.
+    fn put_in_flight(&mut self, msg: PeerMessage) -> u32 {
+        match self.free_slots.pop() {
+            Some(i) => {
+                self.in_flight[i as usize] = Some(msg);
+                i
+            }
+            None => {
+                self.in_flight.push(Some(msg));
+                u32::try_from(self.in_flight.len() - 1).expect("messages in flight fit u32")
+            }
+        }
+    }
+
+    /// Takes the message of a `Deliver` (delivered or dropped), freeing its slot.
+    fn take_in_flight(&mut self, slot: u32) -> PeerMessage {
+        let msg = self.in_flight[slot as usize]
+            .take()
+            .expect("a Deliver's slot holds its message");
+        self.free_slots.push(slot);
+        msg
+    }
+
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
         self.queue.push(Reverse(Queued {
@@ -748,18 +778,13 @@ impl World {
             }
             Ev::Crash { node } => self.crash(node),
             Ev::Deliver { from, to, gen, msg } => {
+                let msg = self.take_in_flight(msg);
                 let l = &self.links[link_ix(from, to, self.nodes.len())];
                 if l.up && l.gen == gen && self.nodes[to].replica.is_some() {
                     self.trace
                         .deliver(self.now, from as u64 + 1, to as u64 + 1, msg_name(&msg));
                     let from_id = self.nodes[from].id;
-                    self.step(
-                        to,
-                        Input::Peer {
-                            from: from_id,
-                            msg: *msg,
-                        },
-                    )?;
+                    self.step(to, Input::Peer { from: from_id, msg })?;
                 }
             }
             Ev::End => {
