@@ -155,6 +155,14 @@ impl<V> ZxidMap<V> {
         self.entries.drain(..at);
     }
 
+    /// The first entry above `z` (one search, where `range((Excluded(z), ..)).next()`
+    /// bounds both ends).
+    pub fn first_above(&self, z: Zxid) -> Option<(&Zxid, &V)> {
+        self.entries
+            .get(self.partition(|k| *k <= z))
+            .map(|(k, v)| (k, v))
+    }
+
     pub fn first_key_value(&self) -> Option<(&Zxid, &V)> {
         self.entries.front().map(|(k, v)| (k, v))
     }
@@ -258,6 +266,13 @@ mod tests {
                         m.remove_below(z);
                         b = b.split_off(&z);
                     }
+                    8 => assert_eq!(
+                        m.first_above(z).map(|(k, v)| (*k, *v)),
+                        b.range((Excluded(z), Unbounded))
+                            .next()
+                            .map(|(k, v)| (*k, *v)),
+                        "seed {seed}"
+                    ),
                     _ => assert_eq!(m.get(&z), b.get(&z), "seed {seed}"),
                 }
                 same(&m, &b);

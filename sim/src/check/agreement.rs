@@ -62,7 +62,7 @@ impl Agreement {
             }
             return Ok(());
         }
-        if let Some((gap, c)) = self.committed.range((Excluded(prev), Excluded(z))).next() {
+        if let Some((gap, c)) = self.committed.first_above(prev).filter(|(g, _)| **g < z) {
             return fail(
                 "agreement",
                 format!(
@@ -71,7 +71,7 @@ impl Agreement {
                 ),
             );
         }
-        if let Some((next, c)) = self.committed.range((Excluded(z), Unbounded)).next() {
+        if let Some((next, c)) = self.committed.first_above(z) {
             if c.prev < z {
                 return fail(
                     "agreement",

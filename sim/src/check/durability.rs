@@ -13,7 +13,7 @@
 //!    check of `agreement`, this holds across crash and restart too).
 
 use crate::zxid_map::ZxidMap;
-use std::ops::Bound::{Excluded, Included};
+use std::ops::Bound::Included;
 
 use arbor_core::txn::Txn;
 use arbor_core::types::{ServerId, SessionId, Zxid};
@@ -108,7 +108,7 @@ impl Durability {
 
     /// `node` applied `z` right after `prev`.
     pub fn on_apply(&self, node: ServerId, prev: Zxid, z: Zxid) -> CheckResult {
-        if let Some((a, (s, x))) = self.acked.range((Excluded(prev), Excluded(z))).next() {
+        if let Some((a, (s, x))) = self.acked.first_above(prev).filter(|(a, _)| **a < z) {
             return fail(
                 "durability",
                 format!("{node} applied {z} after {prev}, skipping acknowledged {a} (session {s} xid {x})"),
