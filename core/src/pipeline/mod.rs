@@ -168,7 +168,7 @@ impl Replica {
 
     /// Drops every connection (the clients reconnect, possibly to another server).
     pub(crate) fn pipeline_stop_serving(&mut self) {
-        let p = &mut self.pipeline;
+        let p: &mut Pipeline = &mut self.pipeline;
         p.serving = false;
         let conns: Vec<ConnId> = p.conns.keys().copied().collect();
         p.conns.clear();
@@ -197,7 +197,7 @@ impl Replica {
     }
 
     fn forget_conn(&mut self, conn: ConnId) {
-        let p = &mut self.pipeline;
+        let p: &mut Pipeline = &mut self.pipeline;
         if let Some(c) = p.conns.remove(&conn) {
             if let Some(s) = c.session {
                 p.by_session.remove(&s);
@@ -358,7 +358,7 @@ impl Replica {
     /// server is at its outstanding limit (ZooKeeper's `ServerCnxn.disableRecv` when
     /// `shouldThrottle`). The request itself is still taken.
     fn throttle_on_request(&mut self, conn: ConnId) {
-        let p = &mut self.pipeline;
+        let p: &mut Pipeline = &mut self.pipeline;
         if p.outstanding + 1 < self.cfg.client_outstanding_max || p.paused.contains(&conn) {
             return;
         }
@@ -374,10 +374,12 @@ impl Replica {
     /// End of a step: once the outstanding count is back to half the limit, resume every
     /// paused connection (the hysteresis keeps a busy server from toggling per request).
     pub(crate) fn pipeline_resume_reads(&mut self) {
-        let p = &mut self.pipeline;
+        // Read-only until there is something to resume (this runs after every step).
+        let p = &self.pipeline;
         if p.paused.is_empty() || p.outstanding > self.cfg.client_outstanding_max / 2 {
             return;
         }
+        let p: &mut Pipeline = &mut self.pipeline;
         for conn in std::mem::take(&mut p.paused) {
             self.emit(Output::ResumeReads { conn });
         }
@@ -398,7 +400,7 @@ impl Replica {
     }
 
     pub(super) fn new_origin(&mut self, conn: ConnId) -> Origin {
-        let p = &mut self.pipeline;
+        let p: &mut Pipeline = &mut self.pipeline;
         p.next_request += 1;
         p.forwarded.insert(p.next_request, conn);
         Origin {
@@ -500,7 +502,10 @@ impl Replica {
     /// whatever it unblocks, and drop the connection of a closed session.
     pub(crate) fn pipeline_on_applied(&mut self, txn: &Txn, outcome: &ApplyOutcome) {
         let zxid = txn.header.zxid;
-        if let Some(conn) = self.pipeline.awaiting.remove(&zxid) {
+        // Looked up read-only first: most applied txns are no client's of ours, and a
+        // mutable borrow marks the pipeline for its invariant walk.
+        if let Some(conn) = self.pipeline.awaiting.get(&zxid).copied() {
+            self.pipeline.awaiting.remove(&zxid);
             self.complete(conn, txn, outcome);
             self.drain(conn);
         }
@@ -532,7 +537,7 @@ impl Replica {
         let zxid = txn.header.zxid;
         let session = txn.header.session;
         let secret = self.cfg.ensemble_secret;
-        let p = &mut self.pipeline;
+        let p: &mut Pipeline = &mut self.pipeline;
         let Some(c) = p.conns.get_mut(&conn) else {
             return;
         };
@@ -590,7 +595,8 @@ impl Replica {
     fn drain(&mut self, conn: ConnId) {
         loop {
             let applied = self.history.applied();
-            let Some(c) = self.pipeline.conns.get_mut(&conn) else {
+            let p: &mut Pipeline = &mut self.pipeline;
+            let Some(c) = p.conns.get_mut(&conn) else {
                 return;
             };
             let ready = match c.queue.front() {
@@ -604,7 +610,7 @@ impl Replica {
                 return;
             }
             let item = c.queue.pop_front().expect("front exists");
-            self.pipeline.outstanding -= 1;
+            p.outstanding -= 1;
             let session = c.session.unwrap_or_default();
             match item {
                 Pending::Handshake { response, .. } => {

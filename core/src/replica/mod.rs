@@ -29,6 +29,7 @@ mod config;
 pub mod io;
 mod storage;
 mod timers;
+mod tracked;
 
 use std::collections::VecDeque;
 
@@ -117,7 +118,8 @@ pub struct Replica {
     pub(crate) role_gen: u64,
     /// The election round (`logicalclock`), kept across roles.
     pub(crate) election_round: u64,
-    pub(crate) pipeline: Pipeline,
+    /// Checked only after steps that borrowed it mutably (`Tracked`).
+    pub(crate) pipeline: tracked::Tracked<Pipeline>,
     pub(crate) sessions: SessionTracker,
     pub(crate) counters: Counters,
     /// Storage damage not yet repaired by a sync: the highest zxid possibly acknowledged
@@ -213,7 +215,7 @@ impl Replica {
             role: Role::Looking(Default::default()),
             role_gen: 0,
             election_round: 0,
-            pipeline: Pipeline::default(),
+            pipeline: tracked::Tracked::new(Pipeline::default()),
             sessions: SessionTracker::default(),
             counters: Counters::default(),
             damaged,
@@ -415,7 +417,11 @@ impl Replica {
         );
         self.history.check_invariants();
         self.storage.check_invariants();
-        self.pipeline.check_invariants(&self.cfg);
+        // A pure function of the pipeline (and the fixed config): re-run only when a step
+        // may have changed it.
+        if self.pipeline.take_dirty() {
+            self.pipeline.check_invariants(&self.cfg);
+        }
         match &self.role {
             Role::Looking(_) => assert!(
                 self.timers.is_armed(TimerKind::Election),
