@@ -442,8 +442,7 @@ impl Replica {
     }
 
     pub(crate) fn emit_send(&mut self, to: ServerId, msg: PeerMessage) {
-        assert_ne!(to, self.cfg.id, "sending to ourselves");
-        self.out.push_back(Output::Send { to, msg });
+        push_send(&mut self.out, self.cfg.id, to, msg);
     }
 
     /// Queues a log record into this step's batch (one `Persist` per step).
@@ -699,4 +698,11 @@ pub(crate) fn sorted_peers(cfg: &Config) -> Vec<ServerId> {
         .collect();
     v.sort();
     v
+}
+
+/// Queues a send on `out` (for a caller that holds another part of the replica borrowed,
+/// e.g. streaming a message to every learner straight from the learner map).
+pub(crate) fn push_send(out: &mut VecDeque<Output>, me: ServerId, to: ServerId, msg: PeerMessage) {
+    assert_ne!(to, me, "sending to ourselves");
+    out.push_back(Output::Send { to, msg });
 }

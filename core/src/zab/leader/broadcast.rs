@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::LearnerPhase;
 use crate::buggify::{buggify, Site};
 use crate::replica::CloseReason;
-use crate::replica::{Canary, Deferred, LogRecord, Output, Replica, TimerKind};
+use crate::replica::{push_send, Canary, Deferred, LogRecord, Replica, TimerKind};
 use crate::session::negotiate_timeout_ms;
 use crate::tree::{prep, PrepContext, PrepRejected, WriteOp};
 use crate::txn::{Txn, TxnBody, TxnHeader};
@@ -64,13 +64,13 @@ impl Replica {
         if point <= self.history.committed() || point.epoch() != l.epoch {
             return;
         }
-        let me = self.cfg.id;
         for p in l.streaming_learners() {
-            assert_ne!(p, me, "sending to ourselves");
-            self.out.push_back(Output::Send {
-                to: p,
-                msg: PeerMessage::Commit { zxid: point },
-            });
+            push_send(
+                &mut self.out,
+                self.cfg.id,
+                p,
+                PeerMessage::Commit { zxid: point },
+            );
         }
         self.commit_through(point);
         self.propose_queued_writes();
@@ -251,14 +251,12 @@ impl Replica {
         let Role::Leading(l) = &self.role else {
             unreachable!("checked above")
         };
-        let me = self.cfg.id;
         for p in l.streaming_learners() {
-            assert_ne!(p, me, "sending to ourselves");
             let msg = PeerMessage::Proposal {
                 txn: txn.clone(),
                 origin: origin.filter(|o| o.server == p),
             };
-            self.out.push_back(Output::Send { to: p, msg });
+            push_send(&mut self.out, self.cfg.id, p, msg);
         }
         Ok(zxid)
     }
