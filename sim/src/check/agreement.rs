@@ -10,13 +10,13 @@
 //!    via a snapshot that covers it (we record the predecessor each zxid was first applied
 //!    after; every later application must name the same predecessor).
 
-use crate::zxid_map::ZxidMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
 use arbor_core::txn::Txn;
 use arbor_core::types::{ServerId, Zxid};
 
 use super::{fail, CheckResult};
+use crate::zxid_map::ZxidMap;
 
 /// One committed (applied somewhere) transaction.
 #[derive(Clone, Debug)]

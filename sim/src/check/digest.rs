@@ -5,11 +5,10 @@
 //! Statement checked: any two replicas whose applied zxid is z (observed after an event)
 //! have the same tree digest (`DataTree::digest`), across replicas, incarnations and time.
 
-use crate::zxid_map::ZxidMap;
-
 use arbor_core::types::{ServerId, Zxid};
 
 use super::{fail, CheckResult};
+use crate::zxid_map::ZxidMap;
 
 /// First digest observed per zxid.
 #[derive(Debug, Default)]

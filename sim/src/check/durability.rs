@@ -12,7 +12,6 @@
 //! 4. a replica never applies past an acknowledged z without applying z (with the gap
 //!    check of `agreement`, this holds across crash and restart too).
 
-use crate::zxid_map::ZxidMap;
 use std::ops::Bound::Included;
 
 use arbor_core::txn::Txn;
@@ -20,6 +19,7 @@ use arbor_core::types::{ServerId, SessionId, Zxid};
 
 use super::agreement::Agreement;
 use super::{fail, CheckResult};
+use crate::zxid_map::ZxidMap;
 
 /// Acknowledged writes.
 #[derive(Debug, Default)]

@@ -8,12 +8,11 @@
 //! txn (a leader rejects a closing session before that txn commits, as ZooKeeper does) —
 //! every replica whose applied zxid is ≥ z holds no ephemeral node owned by that session.
 
-use crate::zxid_map::ZxidMap;
-
 use arbor_core::tree::DataTree;
 use arbor_core::types::{ServerId, SessionId, Zxid};
 
 use super::{fail, CheckResult};
+use crate::zxid_map::ZxidMap;
 
 /// Ended sessions by the zxid at which they were known ended.
 #[derive(Debug, Default)]
