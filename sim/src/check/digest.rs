@@ -19,16 +19,13 @@ pub struct Digests {
 impl Digests {
     /// `node` has applied exactly through `z` and its tree digest is `digest`.
     pub fn observe(&mut self, node: ServerId, z: Zxid, digest: u64) -> CheckResult {
-        match self.at.get(&z) {
-            Some((d, first)) if *d != digest => fail(
+        let &mut (d, first) = self.at.get_or_insert_with(z, || (digest, node));
+        if d != digest {
+            return fail(
                 "digest",
                 format!("at {z}: {node} has digest {digest:#x}, {first} had {d:#x}"),
-            ),
-            Some(_) => Ok(()),
-            None => {
-                self.at.insert(z, (digest, node));
-                Ok(())
-            }
+            );
         }
+        Ok(())
     }
 }

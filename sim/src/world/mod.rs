@@ -1095,7 +1095,8 @@ impl World {
         let mut newly_leader = false;
         // Role names are literals: equal pointers (the usual case) skip the byte compare.
         let role_changed = !std::ptr::eq(role, node.role_seen) && role != node.role_seen;
-        if serving != node.serving_seen || role_changed {
+        let serving_changed = serving != node.serving_seen;
+        if serving_changed || role_changed {
             let (a, c) = r.epochs();
             info!(
                 node = id.0,
@@ -1123,7 +1124,11 @@ impl World {
                 self.maybe_crash_during_recovery();
             }
         }
-        self.chk.leadership.observe(id, serving)?;
+        // The checker's verdict on an unchanged (node, serving) pair is the one it gave when
+        // the pair was last observed (a conflicting claim fails when it is made).
+        if serving_changed {
+            self.chk.leadership.observe(id, serving)?;
+        }
         if serving.is_some() {
             self.ex(LEADERSHIP);
         }
