@@ -196,10 +196,10 @@ mod tests {
 
     use super::*;
 
-    fn same(m: &ZxidMap<u64>, b: &BTreeMap<Zxid, u64>) {
+    fn same(m: &ZxidMap<u64>, b: &BTreeMap<Zxid, u64>, seed: u64) {
         let a: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
         let e: Vec<_> = b.iter().map(|(k, v)| (*k, *v)).collect();
-        assert_eq!(a, e);
+        assert_eq!(a, e, "seed {seed}");
     }
 
     /// Random operation sequences (mostly ascending keys, some out of order, repeats) give
@@ -249,7 +249,7 @@ mod tests {
                     6 if rng.gen_bool(0.2) => {
                         let mut tail = m.split_off(&z);
                         let btail = b.split_off(&z);
-                        same(&tail, &btail);
+                        same(&tail, &btail, seed);
                         if rng.gen_bool(0.5) {
                             // Put it back to keep the maps growing.
                             for (k, v) in btail {
@@ -260,7 +260,7 @@ mod tests {
                             }
                         }
                         tail.clear();
-                        assert!(tail.is_empty());
+                        assert!(tail.is_empty(), "seed {seed}");
                     }
                     7 if rng.gen_bool(0.2) => {
                         m.remove_below(z);
@@ -275,11 +275,12 @@ mod tests {
                     ),
                     _ => assert_eq!(m.get(&z), b.get(&z), "seed {seed}"),
                 }
-                same(&m, &b);
-                assert_eq!(m.len(), b.len());
+                same(&m, &b, seed);
+                assert_eq!(m.len(), b.len(), "seed {seed}");
                 assert_eq!(
                     m.first_key_value().map(|(k, v)| (*k, *v)),
-                    b.first_key_value().map(|(k, v)| (*k, *v))
+                    b.first_key_value().map(|(k, v)| (*k, *v)),
+                    "seed {seed}"
                 );
             }
         }
