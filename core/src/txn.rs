@@ -233,7 +233,7 @@ pub fn apply(tree: &mut DataTree, txn: &Txn) -> ApplyOutcome {
     apply_with(tree, txn, true)
 }
 
-/// [`apply`], leaving `triggers` empty when `triggers` is false: a replica with no watch
+/// [`apply`], leaving `triggers` empty when `want_triggers` is false: a replica with no watch
 /// registered needs none, and skips building their paths on every commit.
 pub fn apply_with(tree: &mut DataTree, txn: &Txn, want_triggers: bool) -> ApplyOutcome {
     tree.begin_txn(txn.header.zxid);
@@ -513,6 +513,39 @@ mod tests {
             kind: NodeKind::Persistent,
             parent_cversion,
         })
+    }
+
+    /// Without triggers, apply changes the tree and answers exactly as with them.
+    #[test]
+    fn apply_without_triggers_differs_only_in_triggers() {
+        let mut with = DataTree::new(crate::tree::TreeConfig::default());
+        let mut without = DataTree::new(crate::tree::TreeConfig::default());
+        let bodies = [
+            create("/a", 1),
+            create("/a/b", 1),
+            TxnBody::SetData {
+                path: "/a/b".into(),
+                data: Some(b"y".to_vec()),
+                version: 1,
+            },
+            TxnBody::Multi(vec![
+                create("/c", 3),
+                TxnBody::Delete {
+                    path: "/a/b".into(),
+                },
+            ]),
+        ];
+        for (i, body) in bodies.into_iter().enumerate() {
+            let t = txn(1 + i as i64, body);
+            let a = apply(&mut with, &t);
+            let mut b = apply_with(&mut without, &t, false);
+            assert!(a.misfits.is_empty(), "{t:?} fits");
+            assert!(!a.triggers.is_empty(), "{t:?} fires watches");
+            assert!(b.triggers.is_empty(), "{t:?}");
+            b.triggers.clone_from(&a.triggers);
+            assert_eq!(a, b, "{t:?}");
+            assert_eq!(with.digest(), without.digest(), "{t:?}");
+        }
     }
 
     /// A lying (or damaged) leader's txn that does not fit is skipped and reported, like
