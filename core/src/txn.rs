@@ -529,7 +529,7 @@ mod tests {
                 version: 1,
             },
             TxnBody::Multi(vec![
-                create("/c", 3),
+                create("/a/c", 2),
                 TxnBody::Delete {
                     path: "/a/b".into(),
                 },
