@@ -136,8 +136,11 @@ impl Client {
 /// Key space: small, so that conditional ops conflict.
 const KEYS: u32 = 8;
 
+/// The key paths, spelled once (a request's path is built on every operation).
+const KEY_PATHS: [&str; KEYS as usize] = ["/k0", "/k1", "/k2", "/k3", "/k4", "/k5", "/k6", "/k7"];
+
 fn key(rng: &mut impl Rng) -> String {
-    format!("/k{}", rng.gen_range(0..KEYS))
+    KEY_PATHS[rng.gen_range(0..KEYS) as usize].to_string()
 }
 
 fn data(rng: &mut impl Rng) -> Option<Vec<u8>> {
@@ -156,7 +159,7 @@ fn create(rng: &mut impl Rng) -> CreateRequest {
     // 0 persistent, 1 ephemeral, 2 persistent sequential, 3 ephemeral sequential.
     let flags = rng.gen_range(0..4);
     let path = if flags >= 2 {
-        format!("/s{}-", rng.gen_range(0..2))
+        ["/s0-", "/s1-"][rng.gen_range(0..2i32) as usize].to_string()
     } else {
         key(rng)
     };
@@ -293,7 +296,7 @@ fn gen_rare_op(rng: &mut impl Rng) -> (Request, &'static str, bool) {
         ),
         2 => {
             let mut req = create(rng);
-            req.path = format!("/c{}", rng.gen_range(0..2));
+            req.path = ["/c0", "/c1"][rng.gen_range(0..2i32) as usize].to_string();
             req.flags = 4;
             (Request::CreateContainer(req), "createContainer", true)
         }

@@ -10,6 +10,7 @@
 pub mod check;
 pub mod client;
 pub mod disk;
+pub mod fast_hash;
 pub mod options;
 pub mod rng;
 pub mod shrink;

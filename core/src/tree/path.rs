@@ -57,7 +57,8 @@ pub fn parent_for_events(path: &str) -> &str {
     }
 }
 
-/// Why a path is invalid, or `None` when it is valid.
+/// Why a path is invalid, or `None` when it is valid. One pass over the bytes: components
+/// are judged at each `/` in order, then characters (only non-ASCII paths decode chars).
 fn path_problem(path: &str) -> Option<&'static str> {
     let bytes = path.as_bytes();
     if bytes.is_empty() {
@@ -72,15 +73,24 @@ fn path_problem(path: &str) -> Option<&'static str> {
     if bytes[bytes.len() - 1] == b'/' {
         return Some("must not end with /");
     }
-    for component in path[1..].split('/') {
-        if component.is_empty() {
-            return Some("empty node name");
-        }
-        if component == "." || component == ".." {
-            return Some("relative paths not allowed");
+    let mut start = 1;
+    let mut bad_ascii = false;
+    let mut non_ascii = false;
+    for i in 1..=bytes.len() {
+        let b = bytes.get(i).copied().unwrap_or(b'/');
+        if b == b'/' {
+            match &bytes[start..i] {
+                [] => return Some("empty node name"),
+                b"." | b".." => return Some("relative paths not allowed"),
+                _ => start = i + 1,
+            }
+        } else if b >= 0x80 {
+            non_ascii = true;
+        } else if b < 0x20 || b == 0x7f {
+            bad_ascii = true;
         }
     }
-    if path.chars().any(forbidden_char) {
+    if bad_ascii || (non_ascii && path.chars().any(forbidden_char)) {
         return Some("invalid character");
     }
     None
@@ -150,6 +160,50 @@ mod tests {
         }
         assert_eq!(validate_path("/a\u{a0}"), Ok(()));
         assert_eq!(validate_path("/a\u{f900}"), Ok(()));
+    }
+
+    /// The one-pass check agrees with the rules spelled out directly (components, then
+    /// characters) on every string of up to five characters over an alphabet that hits
+    /// each rule.
+    #[test]
+    fn one_pass_check_matches_the_rules_exhaustively() {
+        fn reference(path: &str) -> bool {
+            if path == "/" {
+                return true;
+            }
+            if !path.starts_with('/') || path.ends_with('/') {
+                return false;
+            }
+            path[1..]
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
+                && !path.chars().any(forbidden_char)
+        }
+        let alphabet = [
+            '/',
+            '.',
+            'a',
+            '\0',
+            '\u{7f}',
+            '\u{9f}',
+            'é',
+            '\u{e000}',
+            '\u{1f600}',
+        ];
+        let mut checked = 0;
+        let mut stack = vec![String::new()];
+        while let Some(p) = stack.pop() {
+            assert_eq!(validate_path(&p).is_ok(), reference(&p), "{p:?}");
+            checked += 1;
+            if p.chars().count() < 5 {
+                for c in alphabet {
+                    let mut q = p.clone();
+                    q.push(c);
+                    stack.push(q);
+                }
+            }
+        }
+        assert_eq!(checked, (0..=5).map(|k| 9usize.pow(k)).sum::<usize>());
     }
 
     #[test]

@@ -9,19 +9,19 @@
 //! some client actually sent as a request.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 
 use arbor_core::txn::{Txn, TxnBody};
 use arbor_core::types::{ServerId, SessionId};
 
 use super::{fail, CheckResult};
+use crate::fast_hash::FastBuild;
 
 /// Requests sent by clients.
 #[derive(Debug, Default)]
 pub struct Integrity {
     /// Membership only (never iterated), so a hash set cannot make a run depend on its
-    /// order; the hasher has fixed keys all the same.
-    sent: HashSet<(SessionId, i32), BuildHasherDefault<DefaultHasher>>,
+    /// order; the hasher is fixed all the same.
+    sent: HashSet<(SessionId, i32), FastBuild>,
 }
 
 impl Integrity {

@@ -678,28 +678,28 @@ impl World {
         if let Some(f) = self.settle(r) {
             return self.report(Some(f));
         }
-        while !self.done {
-            let Some(Reverse(q)) = self.queue.pop() else {
-                break;
-            };
-            self.now = q.at;
-            set_sim_time_ns(q.at);
-            self.events += 1;
-            self.trace.mix(q.at);
-            self.trace.mix(q.seq);
-            self.trace.mix(q.ev.kind());
-            let r = catch_unwind(AssertUnwindSafe(|| {
+        // One unwind guard around the whole loop: a panic or violation ends the run at the
+        // event that raised it, exactly as a guard per event would.
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            while !self.done {
+                let Some(Reverse(q)) = self.queue.pop() else {
+                    break;
+                };
+                self.now = q.at;
+                set_sim_time_ns(q.at);
+                self.events += 1;
+                self.trace.mix(q.at);
+                self.trace.mix(q.seq);
+                self.trace.mix(q.ev.kind());
                 self.event(q.ev)?;
-                match self.pending_violation.take() {
-                    Some(v) => Err(v),
-                    None => Ok(()),
+                if let Some(v) = self.pending_violation.take() {
+                    return Err(v);
                 }
-            }));
-            if let Some(f) = self.settle(r) {
-                return self.report(Some(f));
             }
-        }
-        self.report(None)
+            Ok(())
+        }));
+        let failure = self.settle(r);
+        self.report(failure)
     }
 
     fn settle(&mut self, r: std::thread::Result<CheckResult>) -> Option<Failure> {
