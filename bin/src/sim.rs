@@ -4,7 +4,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI reports on stdout / stderr
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -167,6 +170,11 @@ pub struct SimArgs {
     /// Replay an artifact written by --shrink (its seed and exact options).
     #[arg(long, conflicts_with_all = ["seed", "seeds"])]
     replay: Option<std::path::PathBuf>,
+    /// Threads a sweep runs seeds on (default: the machine's cores). Each run is still
+    /// single-threaded and deterministic; results are reported in seed order, so the
+    /// output does not depend on this number.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
 }
 
 fn parse_mutation(name: &str) -> Result<Mutation, String> {
@@ -324,25 +332,75 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
         )
         .expect("static template"),
     );
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, usize::try_from(b - a).unwrap_or(usize::MAX));
     let cpu0 = process_cpu_secs();
     let wall = Instant::now();
     let mut reports = Vec::new();
     let mut failures = 0;
-    for seed in a..b {
-        let r = arbor_sim::run(seed, &args.options_for(seed, &base));
-        if r.failure.is_some() {
-            failures += 1;
-            bar.set_message(format!("{failures} failed"));
-            bar.suspend(|| report_failure(&r));
-        }
-        reports.push(r);
-        bar.inc(1);
-    }
+    run_in_order(
+        a..b,
+        jobs,
+        |seed| arbor_sim::run(seed, &args.options_for(seed, &base)),
+        |r| {
+            if r.failure.is_some() {
+                failures += 1;
+                bar.set_message(format!("{failures} failed"));
+                bar.suspend(|| report_failure(&r));
+            }
+            reports.push(r);
+            bar.inc(1);
+        },
+    );
     bar.finish();
     let secs = wall.elapsed().as_secs_f64();
     let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
-    print_summary(&reports, secs, cpu);
+    print_summary(&reports, secs, cpu, jobs);
     Ok(failures == 0)
+}
+
+/// Runs `run(seed)` for every seed of `seeds` on `jobs` threads (each run on one thread,
+/// start to end) and hands the results to `take` in seed order, as soon as every earlier
+/// seed's result is in.
+fn run_in_order<R: Send>(
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    run: impl Fn(u64) -> R + Sync,
+    mut take: impl FnMut(R),
+) {
+    if jobs <= 1 {
+        seeds.map(run).for_each(take);
+        return;
+    }
+    let next = AtomicU64::new(seeds.start);
+    let (tx, rx) = mpsc::channel::<(u64, R)>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (tx, next, run) = (tx.clone(), &next, &run);
+            scope.spawn(move || loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= seeds.end {
+                    break;
+                }
+                if tx.send((seed, run(seed))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut due = seeds.start;
+        for (seed, r) in rx {
+            waiting.insert(seed, r);
+            while let Some(r) = waiting.remove(&due) {
+                take(r);
+                due += 1;
+            }
+        }
+        assert_eq!(due, seeds.end, "a sweep thread ended early");
+    });
 }
 
 fn replay(path: &std::path::Path) -> anyhow::Result<bool> {
@@ -441,7 +499,7 @@ fn print_table(rs: &[Report]) {
     }
 }
 
-fn print_summary(rs: &[Report], secs: f64, cpu: Option<f64>) {
+fn print_summary(rs: &[Report], secs: f64, cpu: Option<f64>, jobs: usize) {
     let failed: Vec<&Report> = rs.iter().filter(|r| r.failure.is_some()).collect();
     let sim: f64 = rs.iter().map(|r| r.sim_ns as f64 / 1e9).sum();
     let events: u64 = rs.iter().map(|r| r.events).sum();
@@ -468,15 +526,27 @@ fn print_summary(rs: &[Report], secs: f64, cpu: Option<f64>) {
     );
     println!("failures         {}", failed.len());
     let lin_secs = rs.iter().map(|r| r.lin_wall_ns).sum::<u64>() as f64 / 1e9;
-    let sim_secs = (secs - lin_secs).max(1e-9);
-    println!(
-        "wall time        {secs:.1} s: simulation {sim_secs:.1} s ({:.0} events/s, \
-         simulated/wall {:.0}x), linearizability checker {lin_secs:.2} s \
-         ({:.1} ms per run)",
-        events as f64 / sim_secs,
-        sim / sim_secs,
-        lin_secs * 1e3 / rs.len().max(1) as f64
-    );
+    if jobs <= 1 {
+        let sim_secs = (secs - lin_secs).max(1e-9);
+        println!(
+            "wall time        {secs:.1} s: simulation {sim_secs:.1} s ({:.0} events/s, \
+             simulated/wall {:.0}x), linearizability checker {lin_secs:.2} s \
+             ({:.1} ms per run)",
+            events as f64 / sim_secs,
+            sim / sim_secs,
+            lin_secs * 1e3 / rs.len().max(1) as f64
+        );
+    } else {
+        // Runs overlap in time: the per-run speed is the CPU line's; this is throughput.
+        println!(
+            "wall time        {secs:.1} s on {jobs} threads ({:.0} events/s, simulated/wall \
+             {:.0}x over all threads), linearizability checker {lin_secs:.2} s summed over \
+             runs ({:.1} ms per run)",
+            events as f64 / secs.max(1e-9),
+            sim / secs.max(1e-9),
+            lin_secs * 1e3 / rs.len().max(1) as f64
+        );
+    }
     print_cpu(cpu, events, sim);
     println!("faults fired (runs with any):");
     for (k, name) in arbor_sim::FAULT_KINDS.iter().enumerate() {
@@ -515,8 +585,9 @@ fn print_summary(rs: &[Report], secs: f64, cpu: Option<f64>) {
 }
 
 /// The CPU-time view of a run or sweep: on a shared machine wall time also counts the time
-/// other processes held the core, CPU time does not. It covers everything the process did,
-/// every checker and the linearizability checker included.
+/// other processes held the core, CPU time does not. It covers everything the process did
+/// on every thread, every checker and the linearizability checker included, so with
+/// several sweep threads its rates are still those of one run on one core.
 fn print_cpu(cpu: Option<f64>, events: u64, simulated_secs: f64) {
     let Some(cpu) = cpu.filter(|c| *c > 0.0) else {
         return;
@@ -528,11 +599,37 @@ fn print_cpu(cpu: Option<f64>, events: u64, simulated_secs: f64) {
     );
 }
 
-/// CPU time of the main thread (every run executes on it), from Linux's
-/// `/proc/self/schedstat` (first field, ns);
-/// `None` elsewhere.
+/// CPU time of the whole process (every thread a sweep runs on), ns-precise.
 fn process_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Some(t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_in_order;
+
+    /// Results arrive in seed order whatever the thread count and however the runs'
+    /// finishing order is scrambled.
+    #[test]
+    fn sweep_results_come_in_seed_order_for_any_thread_count() {
+        for jobs in [1, 2, 3, 8] {
+            let mut got = Vec::new();
+            run_in_order(
+                10..60,
+                jobs,
+                |seed| {
+                    // Later seeds often finish first.
+                    std::thread::sleep(std::time::Duration::from_micros((60 - seed) % 7 * 300));
+                    seed * 3
+                },
+                |r| got.push(r),
+            );
+            assert_eq!(
+                got,
+                (10..60).map(|s| s * 3).collect::<Vec<_>>(),
+                "jobs {jobs}"
+            );
+        }
+    }
 }
