@@ -340,7 +340,7 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     let wall = Instant::now();
     let mut reports = Vec::new();
     let mut failures = 0;
-    run_in_order(
+    let worker_cpu = run_in_order(
         a..b,
         jobs,
         |seed| arbor_sim::run(seed, &args.options_for(seed, &base)),
@@ -356,39 +356,46 @@ pub fn main(args: SimArgs) -> anyhow::Result<bool> {
     );
     bar.finish();
     let secs = wall.elapsed().as_secs_f64();
-    let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
+    // The main thread's CPU plus the sweep threads'.
+    let cpu = process_cpu_secs()
+        .zip(cpu0)
+        .map(|(b, a)| b - a + worker_cpu);
     print_summary(&reports, secs, cpu, jobs);
     Ok(failures == 0)
 }
 
 /// Runs `run(seed)` for every seed of `seeds` on `jobs` threads (each run on one thread,
 /// start to end) and hands the results to `take` in seed order, as soon as every earlier
-/// seed's result is in.
+/// seed's result is in. Returns the CPU seconds the extra threads spent (0 with one job:
+/// every run is then on the calling thread).
 fn run_in_order<R: Send>(
     seeds: std::ops::Range<u64>,
     jobs: usize,
     run: impl Fn(u64) -> R + Sync,
     mut take: impl FnMut(R),
-) {
+) -> f64 {
     if jobs <= 1 {
         seeds.map(run).for_each(take);
-        return;
+        return 0.0;
     }
     let next = AtomicU64::new(seeds.start);
     let (tx, rx) = mpsc::channel::<(u64, R)>();
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let (tx, next, run) = (tx.clone(), &next, &run);
-            scope.spawn(move || loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
-                    break;
-                }
-                if tx.send((seed, run(seed))).is_err() {
-                    break;
-                }
-            });
-        }
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let (tx, next, run) = (tx.clone(), &next, &run);
+                scope.spawn(move || {
+                    let cpu0 = thread_cpu_secs();
+                    loop {
+                        let seed = next.fetch_add(1, Ordering::Relaxed);
+                        if seed >= seeds.end || tx.send((seed, run(seed))).is_err() {
+                            break;
+                        }
+                    }
+                    thread_cpu_secs().zip(cpu0).map_or(0.0, |(b, a)| b - a)
+                })
+            })
+            .collect();
         drop(tx);
         let mut waiting = BTreeMap::new();
         let mut due = seeds.start;
@@ -400,7 +407,11 @@ fn run_in_order<R: Send>(
             }
         }
         assert_eq!(due, seeds.end, "a sweep thread ended early");
-    });
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("sweep thread"))
+            .sum()
+    })
 }
 
 fn replay(path: &std::path::Path) -> anyhow::Result<bool> {
@@ -599,10 +610,21 @@ fn print_cpu(cpu: Option<f64>, events: u64, simulated_secs: f64) {
     );
 }
 
-/// CPU time of the whole process (every thread a sweep runs on), ns-precise.
+/// CPU time of the main thread, from Linux's `/proc/self/schedstat` (first field, ns);
+/// `None` elsewhere. Sweep threads add their own ([`thread_cpu_secs`]).
 fn process_cpu_secs() -> Option<f64> {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Some(t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
+    schedstat_secs("/proc/self/schedstat")
+}
+
+/// CPU time of the calling thread (ns-precise), `None` off Linux.
+fn thread_cpu_secs() -> Option<f64> {
+    schedstat_secs("/proc/thread-self/schedstat")
+}
+
+fn schedstat_secs(path: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
 
 #[cfg(test)]
