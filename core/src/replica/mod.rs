@@ -447,7 +447,14 @@ impl Replica {
 
     /// Queues a log record into this step's batch (one `Persist` per step).
     pub(crate) fn emit_log_record(&mut self, rec: LogRecord) {
-        self.storage.batch.push(rec);
+        let batch = &mut self.storage.batch;
+        if batch.capacity() == 0 {
+            // Each flushed batch leaves with its buffer: allocate the next one directly
+            // (a step rarely logs more than a few records) instead of through `push`'s
+            // growth path.
+            *batch = Vec::with_capacity(4);
+        }
+        batch.push(rec);
     }
 
     /// Flushes this step's records as one `Persist` (group commit).
