@@ -14,6 +14,7 @@ pub mod fast_hash;
 pub mod options;
 pub mod rng;
 pub mod shrink;
+mod slab;
 pub mod trace;
 pub mod world;
 pub mod zxid_map;

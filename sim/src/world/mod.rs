@@ -50,6 +50,7 @@ use crate::client::Client;
 use crate::disk::{Disk, Effect};
 use crate::options::{Mutation, Options};
 use crate::rng::{input_seed, ByteSource, SimRng};
+use crate::slab::Slab;
 use crate::trace::{set_sim_time_ns, Trace};
 use crate::zxid_map::ZxidMap;
 
@@ -203,8 +204,7 @@ pub fn run(seed: u64, opts: &Options) -> Report {
     report
 }
 
-// Payloads are boxed so that queued events stay small: the event heap moves them on every
-// push and pop.
+// Payloads are boxed so that events stay small (they sit in a slab while queued).
 #[derive(Debug)]
 enum C2S {
     Closed,
@@ -312,27 +312,14 @@ impl Ev {
     }
 }
 
+/// A queued event's place in the order, (time, seq), and the slot of its `Ev` in
+/// `World::queued`: the heap moves these 24 bytes, not the events. `seq` is unique, so
+/// the slot never decides the order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Queued {
     at: u64,
     seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
+    slot: u32,
 }
 
 struct Node {
@@ -419,10 +406,11 @@ pub struct World {
     now: u64,
     seq: u64,
     queue: BinaryHeap<Reverse<Queued>>,
-    /// Peer messages in flight, by slot (a `Deliver` names its slot), and the free slots:
-    /// no allocation per message.
-    in_flight: Vec<Option<PeerMessage>>,
-    free_slots: Vec<u32>,
+    /// The queued events, by the slot their `Queued` names.
+    queued: Slab<Ev>,
+    /// Peer messages in flight, by slot (a `Deliver` names its slot): no allocation per
+    /// message.
+    in_flight: Slab<PeerMessage>,
     nodes: Vec<Node>,
     links: Vec<Link>,
     /// Directed blocks: `blocked[from * n + to]` counts partitions cutting from → to.
@@ -575,8 +563,8 @@ impl World {
             now: 0,
             seq: 0,
             queue: BinaryHeap::new(),
-            in_flight: Vec::new(),
-            free_slots: Vec::new(),
+            queued: Slab::default(),
+            in_flight: Slab::default(),
             nodes,
             links: (0..n * n).map(|_| Link::default()).collect(),
             blocked: vec![0; n * n],
@@ -685,13 +673,14 @@ impl World {
                 let Some(Reverse(q)) = self.queue.pop() else {
                     break;
                 };
+                let ev = self.queued.take(q.slot);
                 self.now = q.at;
                 set_sim_time_ns(q.at);
                 self.events += 1;
                 self.trace.mix(q.at);
                 self.trace.mix(q.seq);
-                self.trace.mix(q.ev.kind());
-                self.event(q.ev)?;
+                self.trace.mix(ev.kind());
+                self.event(ev)?;
                 if let Some(v) = self.pending_violation.take() {
                     return Err(v);
                 }
@@ -733,33 +722,21 @@ impl World {
 
     /// Parks a message in flight; the slot goes into its `Deliver`.
     fn put_in_flight(&mut self, msg: PeerMessage) -> u32 {
-        match self.free_slots.pop() {
-            Some(i) => {
-                self.in_flight[i as usize] = Some(msg);
-                i
-            }
-            None => {
-                self.in_flight.push(Some(msg));
-                u32::try_from(self.in_flight.len() - 1).expect("messages in flight fit u32")
-            }
-        }
+        self.in_flight.put(msg)
     }
 
     /// Takes the message of a `Deliver` (delivered or dropped), freeing its slot.
     fn take_in_flight(&mut self, slot: u32) -> PeerMessage {
-        let msg = self.in_flight[slot as usize]
-            .take()
-            .expect("a Deliver's slot holds its message");
-        self.free_slots.push(slot);
-        msg
+        self.in_flight.take(slot)
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
+        let slot = self.queued.put(ev);
         self.queue.push(Reverse(Queued {
             at,
             seq: self.seq,
-            ev,
+            slot,
         }));
     }
 

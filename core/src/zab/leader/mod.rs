@@ -190,15 +190,13 @@ impl Leader {
                 "leader logged a txn above its epoch"
             );
         }
+        let last = r.history.last_logged();
         for (id, l) in &self.learners {
             assert!(
-                l.newleader_zxid <= r.history.last_logged(),
+                l.newleader_zxid <= last,
                 "learner {id} synced beyond our log"
             );
-            assert!(
-                l.acked <= r.history.last_logged(),
-                "learner {id} acked beyond our log"
-            );
+            assert!(l.acked <= last, "learner {id} acked beyond our log");
         }
     }
 }
