@@ -98,7 +98,7 @@ impl World {
             .conns
             .iter()
             .filter(|(_, c)| c.server == n && c.server_open)
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect();
         for id in lost {
             if let Some(c) = self.conns.get_mut(&id) {
@@ -507,7 +507,7 @@ impl World {
                     .conns
                     .iter()
                     .filter(|(_, c)| c.client_open)
-                    .map(|(id, _)| *id)
+                    .map(|(id, _)| id)
                     .collect();
                 if !open.is_empty() {
                     let id = open[self.rng.fault.gen_range(0..open.len())];

@@ -359,6 +359,44 @@ struct Link {
     sent: [std::collections::VecDeque<PeerMessage>; 2],
 }
 
+/// Every client connection of the run by id. Ids are handed out densely from 1 and a
+/// connection's record is kept to the end of the run, so a vector indexed by `id - 1` is
+/// the map (in id order).
+#[derive(Default)]
+struct Conns(Vec<Conn>);
+
+impl Conns {
+    fn get(&self, id: &u64) -> Option<&Conn> {
+        self.0.get(usize::try_from(id.checked_sub(1)?).ok()?)
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Conn> {
+        self.0.get_mut(usize::try_from(id.checked_sub(1)?).ok()?)
+    }
+
+    /// Adds connection `id`, which must be the next id.
+    fn insert(&mut self, id: u64, c: Conn) {
+        assert_eq!(
+            id,
+            self.0.len() as u64 + 1,
+            "connection ids are dense from 1"
+        );
+        self.0.push(c);
+    }
+
+    /// (id, connection) in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &Conn)> {
+        (1..).zip(self.0.iter())
+    }
+}
+
+impl std::ops::Index<&u64> for Conns {
+    type Output = Conn;
+    fn index(&self, id: &u64) -> &Conn {
+        self.get(id).expect("a known connection")
+    }
+}
+
 struct Conn {
     client: usize,
     server: usize,
@@ -417,7 +455,7 @@ pub struct World {
     blocked: Vec<u32>,
     partitions: BTreeMap<u64, Vec<(usize, usize)>>,
     partition_next: u64,
-    conns: BTreeMap<u64, Conn>,
+    conns: Conns,
     conn_next: u64,
     clients: Vec<Client>,
     rng: Rngs,
@@ -570,7 +608,7 @@ impl World {
             blocked: vec![0; n * n],
             partitions: BTreeMap::new(),
             partition_next: 0,
-            conns: BTreeMap::new(),
+            conns: Conns::default(),
             conn_next: 1,
             clients,
             rng,
