@@ -5,7 +5,6 @@
 //! Also the simulated clock that `tracing` output is stamped with.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 
 thread_local! {
     static SIM_TIME_NS: Cell<u64> = const { Cell::new(0) };
@@ -25,7 +24,9 @@ pub(crate) fn set_sim_time_ns(t: u64) {
 pub struct Trace {
     hash: u64,
     lines: u64,
-    recent: VecDeque<(u64, Line)>,
+    /// The last `keep` lines as a ring: once full, `next` is the oldest, overwritten next.
+    recent: Vec<(u64, Line)>,
+    next: usize,
     keep: usize,
 }
 
@@ -47,7 +48,8 @@ impl Trace {
         Trace {
             hash: SEED,
             lines: 0,
-            recent: VecDeque::with_capacity(keep),
+            recent: Vec::with_capacity(keep),
+            next: 0,
             keep,
         }
     }
@@ -90,11 +92,11 @@ impl Trace {
 
     fn keep_line(&mut self, at_ns: u64, line: Line) {
         self.lines += 1;
-        if self.keep > 0 {
-            if self.recent.len() == self.keep {
-                self.recent.pop_front();
-            }
-            self.recent.push_back((at_ns, line));
+        if self.recent.len() < self.keep {
+            self.recent.push((at_ns, line));
+        } else if self.keep > 0 {
+            self.recent[self.next] = (at_ns, line);
+            self.next = (self.next + 1) % self.keep;
         }
     }
 
@@ -115,8 +117,10 @@ impl Trace {
 
     /// The most recent lines, oldest first, stamped with simulated seconds.
     pub fn recent(&self) -> Vec<String> {
-        self.recent
+        let (newer, older) = self.recent.split_at(self.next);
+        older
             .iter()
+            .chain(newer)
             .map(|(t, l)| {
                 let l = match l {
                     Line::Text(s) => s.clone(),
@@ -146,6 +150,22 @@ mod tests {
         let mut t = Trace::new(4);
         t.line(at, s.to_string());
         t.hash()
+    }
+
+    #[test]
+    fn keeps_the_last_lines_oldest_first_across_wraps() {
+        for keep in [0, 1, 3] {
+            let mut t = Trace::new(keep);
+            for i in 0..7u64 {
+                t.line(i * 1_000_000_000, format!("l{i}"));
+                let want: Vec<String> = (0..=i)
+                    .skip((i + 1).saturating_sub(keep as u64) as usize)
+                    .map(|j| format!("{j:>4}.000000s l{j}"))
+                    .collect();
+                assert_eq!(t.recent(), want, "keep {keep} after {i}");
+            }
+            assert_eq!(t.len(), 7);
+        }
     }
 
     #[test]

@@ -331,6 +331,9 @@ struct Node {
     disk_done_at: u64,
     tick_seq: u64,
     tick_at: Option<u64>,
+    /// The last deadline converted to global time: (local deadline, timer offset then,
+    /// `global_raw` of it). Most steps leave the next deadline where it was.
+    tick_memo: Option<(u64, i64, Option<u64>)>,
     drift_ppm: i64,
     wall_offset_ms: i64,
     /// Sum of this node's timer-clock jumps, ns (the monotonic clock its core sees).
@@ -549,6 +552,7 @@ impl World {
                     disk_done_at: 0,
                     tick_seq: 0,
                     tick_at: None,
+                    tick_memo: None,
                     drift_ppm: cfg_rng.gen_range(-200..=200),
                     wall_offset_ms: cfg_rng.gen_range(-5_000..5_000),
                     timer_offset_ns: 0,
@@ -870,10 +874,13 @@ impl World {
         (self.drift_now(n) as i64 + self.nodes[n].timer_offset_ns).max(0) as u64
     }
 
-    fn global_for_local(&self, n: usize, local: u64) -> u64 {
+    /// The earliest global time at which node `n`'s timer clock reads `local`, or `None`
+    /// if it already did at time 0; the caller clamps it to now. A pure function of
+    /// (`local`, the node's timer offset, its drift).
+    fn global_raw(&self, n: usize, local: u64) -> Option<u64> {
         let target = local as i64 - self.nodes[n].timer_offset_ns;
         if target <= 0 {
-            return self.now;
+            return None;
         }
         let local = target as u64;
         let p = self.nodes[n].drift_ppm;
@@ -891,7 +898,7 @@ impl World {
         };
         loop {
             if drifted(g, p) >= local {
-                return g.max(self.now);
+                return Some(g);
             }
             g += 1;
         }
@@ -944,7 +951,16 @@ impl World {
             self.nodes[n].tick_seq += 1;
             return;
         };
-        let at = self.global_for_local(n, d.0) + self.slow_extra(n);
+        let offset = self.nodes[n].timer_offset_ns;
+        let g = match self.nodes[n].tick_memo {
+            Some((local, off, g)) if local == d.0 && off == offset => g,
+            _ => {
+                let g = self.global_raw(n, d.0);
+                self.nodes[n].tick_memo = Some((d.0, offset, g));
+                g
+            }
+        };
+        let at = g.map_or(self.now, |g| g.max(self.now)) + self.slow_extra(n);
         if self.nodes[n].tick_at == Some(at) {
             return;
         }
