@@ -493,8 +493,8 @@ pub struct World {
     buggify_fired: [u64; Site::ALL.len()],
     exercised: [u64; crate::check::NAMES.len()],
     done: bool,
-    /// The outputs of the step being performed (kept to reuse its allocation).
-    outs: std::collections::VecDeque<Output>,
+    /// Output buffers of steps (one per nesting level, kept to reuse their allocations).
+    outs: Vec<std::collections::VecDeque<Output>>,
 }
 
 impl World {
@@ -651,7 +651,7 @@ impl World {
             expiry_pending: BTreeMap::new(),
             exercised: [0; crate::check::NAMES.len()],
             done: false,
-            outs: std::collections::VecDeque::new(),
+            outs: Vec::new(),
             opts,
         }
     }
@@ -916,8 +916,8 @@ impl World {
             let _g = span.enter();
             replica.handle(local, wall, input);
             // Buffers swap with the replica's output queue, so allocations are reused and
-            // outputs are not moved one by one (a nested step would take an empty one).
-            let mut outs = std::mem::take(&mut self.outs);
+            // outputs are not moved one by one (a nested step takes another buffer).
+            let mut outs = self.outs.pop().unwrap_or_default();
             replica.take_outputs(&mut outs);
             outs
         };
@@ -933,7 +933,7 @@ impl World {
             }
         }
         outs.clear();
-        self.outs = outs;
+        self.outs.push(outs);
         performed?;
         if self.nodes[n].inc == inc {
             self.observe_checked(n)?;
