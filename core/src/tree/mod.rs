@@ -248,18 +248,6 @@ impl DataTree {
         walk(self.arena.slots_ref(), f);
     }
 
-    /// Where a child named `name` sits (or would be inserted) in `parent`'s child list,
-    /// which is sorted by name: O(log children) name comparisons.
-    fn child_pos(&self, parent: u32, name: &[u8]) -> usize {
-        let kids = self.arena.get(parent).child_ids();
-        let below = |&k: &u32| self.arena.get(k).name_bytes() < name;
-        match kids.last() {
-            // Appending (sequential names grow) is the common case: one comparison.
-            Some(last) if below(last) => kids.len(),
-            _ => kids.partition_point(below),
-        }
-    }
-
     /// Attaches a new child under `parent` without touching the parent's stat (used for
     /// the built-in nodes and snapshot loading); maintains every index and the digest.
     fn attach_raw(
@@ -275,19 +263,11 @@ impl DataTree {
         let mut node = Node::new(name, data, stat, acl_idx);
         node.parent = parent;
         let id = self.arena.alloc(node);
-        let pos = self.child_pos(parent, name.as_bytes());
-        assert!(
-            self.arena
-                .get(parent)
-                .child_ids()
-                .get(pos)
-                .is_none_or(|&k| self.arena.get(k).name_bytes() != name.as_bytes()),
-            "attaching a second child named {name:?}"
-        );
         let p = self.arena.get_mut(parent);
-        p.children
-            .get_or_insert_with(Default::default)
-            .insert(pos, id);
+        let kids = p.children.get_or_insert_with(Default::default);
+        let pos = u32::try_from(kids.len()).expect("fewer than 2^32 children");
+        kids.push(id);
+        self.arena.get_mut(id).index_in_parent = pos;
         self.index.insert(&self.arena, id, path);
         self.node_count += 1;
         match NodeKind::from_ephemeral_owner(stat.ephemeral_owner) {
@@ -322,7 +302,7 @@ impl DataTree {
                 0,
                 "detaching a node with children: {path}"
             );
-            (n.parent, self.child_pos(n.parent, n.name_bytes()))
+            (n.parent, n.index_in_parent)
         };
         self.index.remove(&self.arena, id, path);
         let kids = self
@@ -331,10 +311,14 @@ impl DataTree {
             .children
             .as_mut()
             .expect("parent lists the child");
-        assert_eq!(kids.get(pos), Some(&id), "child list misses {path}");
-        kids.remove(pos);
+        let removed = kids.swap_remove(pos as usize);
+        assert_eq!(removed, id, "index_in_parent is stale");
+        let moved = kids.get(pos as usize).copied();
         if kids.is_empty() {
             self.arena.get_mut(parent).children = None;
+        }
+        if let Some(m) = moved {
+            self.arena.get_mut(m).index_in_parent = pos;
         }
         let node = self.arena.release(id);
         self.acls.release(node.acl);
@@ -365,15 +349,23 @@ impl DataTree {
 /// Visits every node of `slots` (a live arena's or a frozen view's) in pre-order from the
 /// root, children sorted by name, with each node's full path.
 fn walk(slots: &NodeSlots, mut f: impl FnMut(&str, u32)) {
-    /// A node whose children are being visited: its children (stored sorted by name), the
-    /// next one, and the length of its path in the shared buffer (0 for the root, whose
-    /// children are `/name`).
+    /// A node whose children are being visited: its children sorted by name, the next one,
+    /// and the length of its path in the shared buffer (0 for the root, whose children are
+    /// `/name`).
     struct Frame<'a> {
-        kids: &'a [u32],
+        kids: Vec<(&'a str, u32)>,
         next: usize,
         base_len: usize,
     }
-    let sorted_kids = |id: u32| node_at(slots, id).child_ids();
+    let sorted_kids = |id: u32| {
+        let mut kids: Vec<(&str, u32)> = node_at(slots, id)
+            .child_ids()
+            .iter()
+            .map(|&c| (node_at(slots, c).name(), c))
+            .collect();
+        kids.sort_unstable();
+        kids
+    };
     // One path buffer for the whole walk (no allocation per node).
     let mut path = String::from(ROOT_PATH);
     f(&path, ROOT);
@@ -383,14 +375,14 @@ fn walk(slots: &NodeSlots, mut f: impl FnMut(&str, u32)) {
         base_len: 0,
     }];
     while let Some(top) = stack.last_mut() {
-        let Some(&c) = top.kids.get(top.next) else {
+        let Some(&(name, c)) = top.kids.get(top.next) else {
             stack.pop();
             continue;
         };
         top.next += 1;
         path.truncate(top.base_len);
         path.push('/');
-        path.push_str(node_at(slots, c).name());
+        path.push_str(name);
         f(&path, c);
         let kids = sorted_kids(c);
         if !kids.is_empty() {
