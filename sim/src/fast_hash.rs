@@ -10,7 +10,30 @@ pub type FastBuild = BuildHasherDefault<FastHasher>;
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
-/// Folds each written word as `(h.rotl(5) ^ w) * K`.
+/// One fold step, `(h.rotl(5) ^ w) * K` (also the trace hash's mixing step).
+#[inline]
+pub(crate) fn fold(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(K)
+}
+
+/// Feeds `bytes` to `add` as little-endian words, the last one zero-padded, then their
+/// length (so that a padded tail cannot collide with real zero bytes: "a" vs "a\0").
+#[inline]
+pub(crate) fn words(bytes: &[u8], mut add: impl FnMut(u64)) {
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(last));
+    }
+    add(bytes.len() as u64);
+}
+
+/// Folds each written word with [`fold`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FastHasher {
     h: u64,
@@ -19,7 +42,7 @@ pub struct FastHasher {
 impl FastHasher {
     #[inline]
     fn add(&mut self, w: u64) {
-        self.h = (self.h.rotate_left(5) ^ w).wrapping_mul(K);
+        self.h = fold(self.h, w);
     }
 }
 
@@ -30,18 +53,7 @@ impl Hasher for FastHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
-        }
-        // The length, so that a zero-padded tail cannot collide with real zero bytes.
-        self.add(bytes.len() as u64);
+        words(bytes, |w| self.add(w));
     }
 
     #[inline]

@@ -6,6 +6,8 @@
 
 use std::cell::Cell;
 
+use crate::fast_hash::{fold, words};
+
 thread_local! {
     static SIM_TIME_NS: Cell<u64> = const { Cell::new(0) };
 }
@@ -38,7 +40,6 @@ enum Line {
 }
 
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;
-const K: u64 = 0x517c_c1b7_2722_0a95;
 /// Marks a delivery in the hash (deliveries are not formatted).
 const DELIVER: u64 = 0xde11_7e7d;
 
@@ -56,7 +57,7 @@ impl Trace {
 
     /// Mixes one number into the hash (every event's time, sequence number and kind).
     pub fn mix(&mut self, x: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ x).wrapping_mul(K);
+        self.hash = fold(self.hash, x);
     }
 
     /// Records one readable line at simulated time `at_ns`.
@@ -77,17 +78,7 @@ impl Trace {
 
     /// Mixes bytes eight at a time, then their length (so "a" and "a\0" differ).
     fn bytes(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(last));
-        }
-        self.mix(bytes.len() as u64);
+        words(bytes, |w| self.mix(w));
     }
 
     fn keep_line(&mut self, at_ns: u64, line: Line) {
