@@ -5,6 +5,7 @@
 //! and `bench` (a load generator for any ZooKeeper-wire server). `cli` arrives with its
 //! issue.
 
+mod alloc;
 mod bench;
 mod cluster;
 mod serve;
@@ -13,9 +14,9 @@ mod sim;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of the system allocator (see bin/Cargo.toml for why).
+/// mimalloc instead of the system allocator (see bin/Cargo.toml for why, and `alloc` for how).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Mimalloc = alloc::Mimalloc;
 
 /// arbor: a ZooKeeper-compatible coordination service.
 #[derive(Parser, Debug)]
