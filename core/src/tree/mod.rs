@@ -59,8 +59,8 @@ pub use expiry::ExpiryKind;
 pub use mutate::Misfit;
 pub use node::{NodeKind, StoredStat};
 pub use path::{
-    is_special_path, parent_for_events, split_parent, validate_path, CONFIG_PATH, QUOTA_PATH,
-    ROOT_PATH, ZOOKEEPER_PATH,
+    is_special_path, parent_for_events, sequential_path, split_parent, validate_path, CONFIG_PATH,
+    QUOTA_PATH, ROOT_PATH, ZOOKEEPER_PATH,
 };
 pub use prep::{
     prep, CreateOp, NodeLookup, NodeView, PendingChanges, PrepContext, PrepRejected, WriteOp,

@@ -48,6 +48,32 @@ pub fn split_parent(path: &str) -> Option<(&str, &str)> {
     Some((&path[..last], &path[last + 1..]))
 }
 
+/// A sequential node's path: `prefix` followed by the parent's `cversion` as Java's
+/// `String.format("%010d", n)` prints it (zero-padded to ten characters, sign first:
+/// `-000000005`; `i32::MIN` overflows the width as in Java). Equal to
+/// `format!("{prefix}{n:010}")`, without the formatting machinery.
+pub fn sequential_path(prefix: &str, n: i32) -> String {
+    let mut out = String::with_capacity(prefix.len() + 11);
+    out.push_str(prefix);
+    let mut digits = [b'0'; 10];
+    let mut v = n.unsigned_abs();
+    let mut i = digits.len();
+    while v > 0 {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    // Ten characters in all: a negative number gives one zero to its sign.
+    let start = if n < 0 {
+        out.push('-');
+        i.min(1)
+    } else {
+        0
+    };
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out
+}
+
 /// The parent path of a valid, non-root path as ZooKeeper names it in watch events (`/` for
 /// children of the root).
 pub fn parent_for_events(path: &str) -> &str {
@@ -112,6 +138,34 @@ fn forbidden_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequential_path_prints_as_java_percent_010d() {
+        let mut values = vec![0, 1, -1, 9, -9, i32::MAX, i32::MIN, i32::MIN + 1];
+        let mut p = 1i64;
+        for _ in 0..10 {
+            for d in [-1, 0, 1] {
+                for sign in [1, -1] {
+                    if let Ok(v) = i32::try_from(sign * (p + d)) {
+                        values.push(v);
+                    }
+                }
+            }
+            p *= 10;
+        }
+        for v in values {
+            for prefix in ["", "/a/lock-", "/"] {
+                assert_eq!(
+                    sequential_path(prefix, v),
+                    format!("{prefix}{v:010}"),
+                    "{v}"
+                );
+            }
+        }
+        assert_eq!(sequential_path("/q-", 42), "/q-0000000042");
+        assert_eq!(sequential_path("/q-", -5), "/q--000000005");
+        assert_eq!(sequential_path("/q-", i32::MIN), "/q--2147483648");
+    }
 
     #[test]
     fn valid_paths() {

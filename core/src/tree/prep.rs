@@ -25,7 +25,7 @@ use crate::types::{Acl, CreateMode, ErrorCode, Id, Perms, SessionId, WallMillis,
 
 use super::acl::{check_acl, fixup_acl};
 use super::node::{NodeKind, StoredStat};
-use super::path::{is_special_path, split_parent, validate_path, ROOT_PATH};
+use super::path::{is_special_path, sequential_path, split_parent, validate_path, ROOT_PATH};
 use super::{DataTree, TreeConfig};
 
 /// Which create op code carried a create (the node kind follows it).
@@ -581,7 +581,7 @@ fn prep_create<L: NodeLookup + ?Sized>(
         return Err(ErrorCode::NoAuth);
     }
     let full = if mode.is_sequential() {
-        format!("{path}{:010}", parent.stat.cversion)
+        sequential_path(path, parent.stat.cversion)
     } else {
         path.to_string()
     };
