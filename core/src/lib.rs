@@ -26,6 +26,7 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod types;
+pub mod vec_map;
 pub mod watch;
 pub mod zab;
 

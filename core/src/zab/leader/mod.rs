@@ -24,6 +24,7 @@ use crate::buggify::{buggify, Site};
 use crate::replica::{Deferred, LogRecord, Replica, TimerKind};
 use crate::tree::PendingChanges;
 use crate::types::{ConnId, Epoch, Nanos, ServerId, SessionId, Zxid};
+use crate::vec_map::VecMap;
 use crate::zab::{PeerMessage, Role};
 
 /// Where the leader is. Protocol order.
@@ -74,7 +75,8 @@ pub(crate) struct Leader {
     /// Voters whose acceptedEpoch *we* raised to our epoch (they count for discovery even
     /// if their link broke and they rejoined since).
     fresh_epoch_ackers: BTreeSet<ServerId>,
-    learners: BTreeMap<ServerId, Learner>,
+    /// One entry per connected learner: a handful, walked on every proposal and ACK.
+    learners: VecMap<ServerId, Learner>,
     self_epoch_durable: bool,
     self_newleader_durable: bool,
     self_durable: Zxid,
@@ -93,7 +95,7 @@ impl Leader {
             started: now,
             accepted_epochs: BTreeMap::new(),
             fresh_epoch_ackers: BTreeSet::new(),
-            learners: BTreeMap::new(),
+            learners: VecMap::new(),
             self_epoch_durable: false,
             self_newleader_durable: false,
             self_durable: Zxid::ZERO,

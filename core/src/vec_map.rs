@@ -1,0 +1,220 @@
+//! A map kept as one vector of entries sorted by key: for maps that hold a handful of
+//! entries (a leader's learners: one per other server) and are walked on every message.
+//! Walking a `BTreeMap` costs a node descent per entry; walking this is a slice iteration.
+//! Same iteration order as `BTreeMap` (ascending keys), so swapping one for the other
+//! changes no output.
+//!
+//! Invariant: `entries` is strictly increasing by key.
+
+use std::ops::Index;
+
+/// A small ordered map (see the module doc). Lookups are binary searches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VecMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The value under `key`, mutably.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        match self.find(key) {
+            Ok(i) => Some(&mut self.entries[i].1),
+            Err(_) => None,
+        }
+    }
+
+    /// True if `key` has a value.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`; returns the value it replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        match self.find(key) {
+            Ok(i) => Some(self.entries.remove(i).1),
+            Err(_) => None,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Entries in ascending key order.
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator + Clone + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Entries in ascending key order, values mutable.
+    pub fn iter_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = (&K, &mut V)> + ExactSizeIterator + '_ {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    /// Keys in ascending order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + Clone + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// Values in ascending key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone + '_ {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Values in ascending key order, mutably.
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator + '_ {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the entries for which `f` is true.
+    pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| f(k, v));
+    }
+}
+
+impl<K: Ord, V> Index<&K> for VecMap<K, V> {
+    type Output = V;
+
+    /// The value under `key`; panics when there is none (as `BTreeMap` does).
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("no entry found for key")
+    }
+}
+
+impl<'a, K: Ord, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut m = VecMap::new();
+        for (k, v) in iter {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
+
+    use super::VecMap;
+
+    /// Random inserts, overwrites, removals, retains and mutations on a `VecMap` and a
+    /// `BTreeMap` side by side: every answer and the full iteration order agree.
+    #[test]
+    fn behaves_as_a_btree_map() {
+        for seed in 0..40u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut v: VecMap<u8, u32> = VecMap::new();
+            let mut b: BTreeMap<u8, u32> = BTreeMap::new();
+            for step in 0..400 {
+                let k = (rng.next_u32() % 24) as u8;
+                match rng.next_u32() % 6 {
+                    0 | 1 => {
+                        let x = rng.next_u32();
+                        assert_eq!(v.insert(k, x), b.insert(k, x), "seed {seed} step {step}");
+                    }
+                    2 => assert_eq!(v.remove(&k), b.remove(&k), "seed {seed} step {step}"),
+                    3 => {
+                        if let (Some(a), Some(c)) = (v.get_mut(&k), b.get_mut(&k)) {
+                            *a += 1;
+                            *c += 1;
+                        }
+                    }
+                    4 => {
+                        let m = 2 + rng.next_u32() % 3;
+                        v.retain(|_, x| *x % m != 0);
+                        b.retain(|_, x| *x % m != 0);
+                    }
+                    _ => {
+                        for (x, y) in v.values_mut().zip(b.values_mut()) {
+                            *x = x.wrapping_mul(3);
+                            *y = y.wrapping_mul(3);
+                        }
+                    }
+                }
+                assert_eq!(v.get(&k), b.get(&k), "seed {seed} step {step}");
+                assert_eq!(
+                    v.contains_key(&k),
+                    b.contains_key(&k),
+                    "seed {seed} step {step}"
+                );
+                assert_eq!(v.len(), b.len(), "seed {seed} step {step}");
+                assert!(
+                    v.iter().eq(b.iter()),
+                    "seed {seed} step {step}: iteration order differs"
+                );
+                assert!(v.keys().rev().eq(b.keys().rev()), "seed {seed} step {step}");
+            }
+            v.clear();
+            assert!(v.is_empty(), "seed {seed}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "no entry found")]
+    fn indexing_a_missing_key_panics() {
+        let v: VecMap<u8, u8> = [(1, 2)].into_iter().collect();
+        assert_eq!(v[&1], 2);
+        let _ = v[&3];
+    }
+}
