@@ -61,6 +61,22 @@ impl<K: Ord, V> VecMap<K, V> {
         }
     }
 
+    /// The value under `key`, inserting `V::default()` first if there is none (as
+    /// `BTreeMap::entry(key).or_default()`).
+    pub fn get_or_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (key, V::default()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         match self.find(key) {
@@ -175,6 +191,8 @@ mod tests {
                     }
                     2 => assert_eq!(v.remove(&k), b.remove(&k), "seed {seed} step {step}"),
                     3 => {
+                        *v.get_or_default(k) += 7;
+                        *b.entry(k).or_default() += 7;
                         if let (Some(a), Some(c)) = (v.get_mut(&k), b.get_mut(&k)) {
                             *a += 1;
                             *c += 1;

@@ -6,16 +6,15 @@
 //! currentEpoch never decrease; durable currentEpoch ≤ durable acceptedEpoch; the epoch of
 //! every durable log transaction ≤ durable acceptedEpoch.
 
-use std::collections::BTreeMap;
-
 use arbor_core::types::{Epoch, ServerId, Zxid};
+use arbor_core::vec_map::VecMap;
 
 use super::{fail, CheckResult};
 
 /// Durable epochs per node.
 #[derive(Debug, Default)]
 pub struct EpochSanity {
-    last: BTreeMap<ServerId, (Epoch, Epoch)>,
+    last: VecMap<ServerId, (Epoch, Epoch)>,
 }
 
 impl EpochSanity {

@@ -7,16 +7,15 @@
 //! installs never moves its applied zxid backwards. A restart starts a new incarnation at
 //! the recovered snapshot's zxid.
 
-use std::collections::BTreeMap;
-
 use arbor_core::types::{ServerId, Zxid};
+use arbor_core::vec_map::VecMap;
 
 use super::{fail, CheckResult};
 
 /// Last applied zxid per replica.
 #[derive(Debug, Default)]
 pub struct PrimaryOrder {
-    last: BTreeMap<ServerId, Zxid>,
+    last: VecMap<ServerId, Zxid>,
 }
 
 impl PrimaryOrder {
@@ -27,7 +26,7 @@ impl PrimaryOrder {
 
     /// `node` applied `z`.
     pub fn on_apply(&mut self, node: ServerId, z: Zxid) -> CheckResult {
-        let last = self.last.entry(node).or_default();
+        let last = self.last.get_or_default(node);
         if z <= *last {
             return fail(
                 "primary_order",
@@ -40,7 +39,7 @@ impl PrimaryOrder {
 
     /// `node` installed a snapshot at `z`.
     pub fn on_install(&mut self, node: ServerId, z: Zxid) -> CheckResult {
-        let last = self.last.entry(node).or_default();
+        let last = self.last.get_or_default(node);
         if z < *last {
             return fail(
                 "primary_order",
