@@ -25,4 +25,19 @@ pub use shrink::{shrink, Artifact, Shrunk};
 pub use world::{run, run_driven, DiskFaults, Failure, Report, FAULT_KINDS};
 
 /// The version of the simulator's replay format.
+/// Reads the calling thread's CPU time in ns, for reports only (never for decisions).
+static THREAD_CPU_CLOCK: std::sync::OnceLock<fn() -> Option<u64>> = std::sync::OnceLock::new();
+
+/// Installs the clock that reports how much CPU the end-of-run linearizability checker
+/// took ([`Report::lin_cpu_ns`]), so that its cost can be reported apart from the
+/// simulation's. The simulator reads no OS clock itself; the binary provides this one.
+/// Later calls are ignored.
+pub fn set_thread_cpu_clock(f: fn() -> Option<u64>) {
+    let _ = THREAD_CPU_CLOCK.set(f);
+}
+
+fn thread_cpu_ns() -> Option<u64> {
+    THREAD_CPU_CLOCK.get().and_then(|f| f())
+}
+
 pub const REPLAY_FORMAT_VERSION: u32 = 2;

@@ -125,6 +125,9 @@ pub struct Report {
     pub trace_hash: u64,
     /// Wall time spent in the end-of-run linearizability checker, ns (not simulation).
     pub lin_wall_ns: u64,
+    /// CPU time of the running thread spent in that checker, ns, when a thread CPU clock
+    /// is installed ([`crate::set_thread_cpu_clock`]).
+    pub lin_cpu_ns: Option<u64>,
     /// What the linearizability checker examined.
     pub lin: LinStats,
     /// How often each fault kind fired, indexed like [`FAULT_KINDS`].
@@ -480,6 +483,7 @@ pub struct World {
     /// A violation found where no `CheckResult` can be returned (inside a crash).
     pending_violation: Option<Violation>,
     lin_wall_ns: u64,
+    lin_cpu_ns: Option<u64>,
     lin: LinStats,
     /// Past the heal window: clients issue no new requests.
     quiescing: bool,
@@ -643,6 +647,7 @@ impl World {
             reads_paused: 0,
             pending_violation: None,
             lin_wall_ns: 0,
+            lin_cpu_ns: None,
             lin: LinStats::default(),
             quiescing: false,
             converge_deadline: 0,
@@ -677,6 +682,7 @@ impl World {
             reads_paused: self.reads_paused,
             trace_hash: self.trace.hash(),
             lin_wall_ns: self.lin_wall_ns,
+            lin_cpu_ns: self.lin_cpu_ns,
             lin: self.lin,
             fault_counts: self.fault_counts,
             buggify_fired: {
@@ -1311,6 +1317,7 @@ impl World {
 
     fn check_linearizability(&mut self) -> CheckResult {
         let t0 = std::time::Instant::now();
+        let cpu0 = crate::thread_cpu_ns();
         let histories: Vec<&[crate::client::HistEntry]> =
             self.clients.iter().map(|c| c.history.as_slice()).collect();
         let r = linearizability::check(
@@ -1318,6 +1325,9 @@ impl World {
             &histories,
         );
         self.lin_wall_ns = t0.elapsed().as_nanos() as u64;
+        self.lin_cpu_ns = cpu0
+            .zip(crate::thread_cpu_ns())
+            .map(|(a, b)| b.saturating_sub(a));
         let stats = r?;
         self.lin = stats;
         self.exercised[crate::check::LINEARIZABILITY] += stats.writes + stats.reads + stats.syncs;
