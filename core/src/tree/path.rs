@@ -41,10 +41,17 @@ pub fn is_special_path(path: &str) -> bool {
 /// `("/a/b")` → `("/a", "b")`, `("/a")` → `("", "a")` (the empty string names the root).
 /// `None` when there is no `/` at all or the path holds a NUL (both BadArguments in 3.8).
 pub fn split_parent(path: &str) -> Option<(&str, &str)> {
-    if path.contains('\0') {
-        return None;
+    // One pass for both questions: paths are short, and a byte loop beats two library
+    // scans (memchr, memrchr) and their setup at these lengths.
+    let mut last = None;
+    for (i, &b) in path.as_bytes().iter().enumerate() {
+        if b == b'/' {
+            last = Some(i);
+        } else if b == 0 {
+            return None;
+        }
     }
-    let last = path.rfind('/')?;
+    let last = last?;
     Some((&path[..last], &path[last + 1..]))
 }
 
@@ -77,7 +84,7 @@ pub fn sequential_path(prefix: &str, n: i32) -> String {
 /// The parent path of a valid, non-root path as ZooKeeper names it in watch events (`/` for
 /// children of the root).
 pub fn parent_for_events(path: &str) -> &str {
-    match path.rfind('/') {
+    match path.bytes().rposition(|b| b == b'/') {
         Some(0) | None => ROOT_PATH,
         Some(i) => &path[..i],
     }
@@ -138,6 +145,36 @@ fn forbidden_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against the two-scan definition (any NUL → None, else split at the last `/`) over
+    /// every string of up to five characters from an alphabet that hits each case.
+    #[test]
+    fn split_parent_and_parent_for_events_match_their_definitions() {
+        let alphabet = ['/', 'a', '\0', 'é'];
+        let mut cur = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for p in &cur {
+                for c in alphabet {
+                    let mut q = p.clone();
+                    q.push(c);
+                    let want = if q.contains('\0') {
+                        None
+                    } else {
+                        q.rfind('/').map(|i| (&q[..i], &q[i + 1..]))
+                    };
+                    assert_eq!(split_parent(&q), want, "{q:?}");
+                    let want_parent = match q.rfind('/') {
+                        Some(0) | None => ROOT_PATH,
+                        Some(i) => &q[..i],
+                    };
+                    assert_eq!(parent_for_events(&q), want_parent, "{q:?}");
+                    next.push(q);
+                }
+            }
+            cur = next;
+        }
+    }
 
     #[test]
     fn sequential_path_prints_as_java_percent_010d() {

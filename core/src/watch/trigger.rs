@@ -128,7 +128,7 @@ impl<'a> Iterator for Ancestors<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let cur = self.rest?;
-        let cut = cur.rfind('/')?;
+        let cut = cur.bytes().rposition(|b| b == b'/')?;
         let parent = if cut == 0 { "/" } else { &cur[..cut] };
         self.rest = (parent != "/").then_some(parent);
         Some(parent)
