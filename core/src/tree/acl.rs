@@ -145,7 +145,7 @@ impl AclTable {
 
 /// A hash of an ACL list's content, independent of where the table stored it.
 pub(crate) fn acl_list_hash(list: &[Acl]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     h.update(&(list.len() as u64).to_le_bytes());
     for a in list {
         h.update(&a.perms.0.to_le_bytes());

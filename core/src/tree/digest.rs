@@ -8,7 +8,10 @@
 //!
 //! Invariant: `DataTree::digest()` always equals `DataTree::recompute_digest()`.
 
-use xxhash_rust::xxh3::Xxh3;
+// The default-secret streaming state: the same hash values as `xxh3::Xxh3` with its default
+// secret (and as one-shot `xxh3_64` of the concatenated input), without `Xxh3::new` copying
+// the 192-byte secret into every state (pinned by `same_values_as_the_custom_secret_state`).
+use xxhash_rust::xxh3::Xxh3Default as Xxh3;
 
 use super::node::StoredStat;
 
@@ -55,6 +58,64 @@ pub(crate) fn meta_hash(path: &str, s: &StoredStat, acl_hash: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Digests are persisted in snapshots and compared across servers: the state type must
+    /// not change a value. Each hash equals the custom-secret streaming state's and the
+    /// one-shot hash of the concatenated input, over paths and data up to past the 240-byte
+    /// one-shot boundary.
+    #[test]
+    fn same_values_as_the_custom_secret_state() {
+        let stat = StoredStat {
+            czxid: 1,
+            mzxid: -2,
+            pzxid: 3 << 40,
+            ctime: 4,
+            mtime: 5,
+            ephemeral_owner: i64::MIN,
+            version: 6,
+            cversion: -7,
+            aversion: 8,
+        };
+        for len in [0usize, 1, 7, 16, 17, 100, 128, 129, 200, 240, 241, 300] {
+            let path: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let data = path.as_bytes();
+            let mut old = xxhash_rust::xxh3::Xxh3::new();
+            old.update(&(path.len() as u64).to_le_bytes());
+            old.update(path.as_bytes());
+            old.update(&[1]);
+            old.update(data);
+            let mut flat = (path.len() as u64).to_le_bytes().to_vec();
+            flat.extend_from_slice(path.as_bytes());
+            flat.push(1);
+            flat.extend_from_slice(data);
+            let h = content_hash(&path, Some(data));
+            assert_eq!(h, old.digest(), "content, len {len}");
+            assert_eq!(
+                h,
+                xxhash_rust::xxh3::xxh3_64(&flat),
+                "content one-shot, len {len}"
+            );
+
+            let mut old = xxhash_rust::xxh3::Xxh3::new();
+            let mut new = Xxh3::new();
+            for part in [
+                &(path.len() as u64).to_le_bytes()[..],
+                path.as_bytes(),
+                b"stat",
+            ] {
+                old.update(part);
+                new.update(part);
+            }
+            assert_eq!(new.digest(), old.digest(), "meta-shaped, len {len}");
+            assert_ne!(
+                meta_hash(&path, &stat, 9),
+                meta_hash(&path, &stat, 10),
+                "len {len}"
+            );
+        }
+    }
 
     #[test]
     fn hashes_separate_fields() {
