@@ -112,6 +112,9 @@ pub(crate) struct Pipeline {
     pub(crate) watches: WatchManager,
     /// Items queued over all connections (requests read and not answered yet).
     outstanding: usize,
+    /// `Pending::Sync` items queued over all connections: when none is, an applied txn
+    /// cannot release a waiting sync and the per-apply walk over the connections is skipped.
+    syncs_queued: usize,
     /// Connections told to stop reading (`Output::PauseReads`), not resumed yet.
     paused: BTreeSet<ConnId>,
 }
@@ -132,6 +135,8 @@ impl Pipeline {
 
     #[cfg(any(test, debug_assertions, feature = "invariants"))]
     pub(crate) fn check_invariants(&self, cfg: &crate::replica::Config) {
+        // One walk for every per-connection fact and both counts.
+        let (mut queued, mut syncs) = (0, 0);
         for (id, c) in &self.conns {
             assert!(
                 c.queue.len() <= cfg.client_requests_queued_max + 1,
@@ -144,10 +149,16 @@ impl Pipeline {
                     "session index out of sync"
                 );
             }
+            queued += c.queue.len();
+            syncs += c
+                .queue
+                .iter()
+                .filter(|x| matches!(x, Pending::Sync { .. }))
+                .count();
         }
         assert!(self.conns.len() <= cfg.clients_max, "too many connections");
-        let queued: usize = self.conns.values().map(|c| c.queue.len()).sum();
         assert_eq!(self.outstanding, queued, "outstanding count out of sync");
+        assert_eq!(self.syncs_queued, syncs, "queued sync count out of sync");
         for id in &self.paused {
             assert!(
                 self.conns.contains_key(id),
@@ -178,6 +189,7 @@ impl Replica {
         p.touched.clear();
         p.watches = WatchManager::default();
         p.outstanding = 0;
+        p.syncs_queued = 0;
         p.paused.clear();
         for conn in conns {
             self.emit(Output::CloseClient {
@@ -203,6 +215,11 @@ impl Replica {
                 p.by_session.remove(&s);
             }
             p.outstanding -= c.queue.len();
+            p.syncs_queued -= c
+                .queue
+                .iter()
+                .filter(|x| matches!(x, Pending::Sync { .. }))
+                .count();
         }
         p.paused.remove(&conn);
         p.watches.remove_connection(conn);
@@ -348,9 +365,11 @@ impl Replica {
     }
 
     fn push(&mut self, conn: ConnId, item: Pending) {
+        let sync = matches!(item, Pending::Sync { .. });
         if let Some(c) = self.pipeline.conns.get_mut(&conn) {
             c.queue.push_back(item);
             self.pipeline.outstanding += 1;
+            self.pipeline.syncs_queued += usize::from(sync);
         }
     }
 
@@ -521,6 +540,9 @@ impl Replica {
             }
         }
         // Syncs waiting for this point.
+        if self.pipeline.syncs_queued == 0 {
+            return;
+        }
         let waiting: Vec<ConnId> = self
             .pipeline
             .conns
@@ -611,6 +633,9 @@ impl Replica {
             }
             let item = c.queue.pop_front().expect("front exists");
             p.outstanding -= 1;
+            if matches!(item, Pending::Sync { .. }) {
+                p.syncs_queued -= 1;
+            }
             let session = c.session.unwrap_or_default();
             match item {
                 Pending::Handshake { response, .. } => {
