@@ -357,7 +357,7 @@ impl Model {
             return Outcome::Failed(ErrorCode::NoAuth);
         }
         let path = if r.flags == 2 || r.flags == 3 {
-            arbor_core::tree::sequential_path(&r.path, p.stat.cversion)
+            format!("{}{:010}", r.path, p.stat.cversion)
         } else {
             r.path.clone()
         };
