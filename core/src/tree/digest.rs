@@ -60,8 +60,8 @@ mod tests {
     use super::*;
 
     /// Digests are persisted in snapshots and compared across servers: the state type must
-    /// not change a value. Each hash equals the custom-secret streaming state's and the
-    /// one-shot hash of the concatenated input, over paths and data up to past the 240-byte
+    /// not change a value. Each hash equals the custom-secret streaming state's (the content
+    /// hash also the one-shot hash of the concatenated input), over paths and data up to past the 240-byte
     /// one-shot boundary.
     #[test]
     fn same_values_as_the_custom_secret_state() {
@@ -98,22 +98,26 @@ mod tests {
                 "content one-shot, len {len}"
             );
 
+            // The meta hash against the old state fed the documented layout: path length,
+            // path, then the seven 64-bit fields and three 32-bit fields little-endian.
             let mut old = xxhash_rust::xxh3::Xxh3::new();
-            let mut new = Xxh3::new();
-            for part in [
-                &(path.len() as u64).to_le_bytes()[..],
-                path.as_bytes(),
-                b"stat",
+            old.update(&(path.len() as u64).to_le_bytes());
+            old.update(path.as_bytes());
+            for f in [
+                stat.czxid,
+                stat.mzxid,
+                stat.pzxid,
+                stat.ctime,
+                stat.mtime,
+                stat.ephemeral_owner,
+                9,
             ] {
-                old.update(part);
-                new.update(part);
+                old.update(&f.to_le_bytes());
             }
-            assert_eq!(new.digest(), old.digest(), "meta-shaped, len {len}");
-            assert_ne!(
-                meta_hash(&path, &stat, 9),
-                meta_hash(&path, &stat, 10),
-                "len {len}"
-            );
+            for f in [stat.version, stat.cversion, stat.aversion] {
+                old.update(&f.to_le_bytes());
+            }
+            assert_eq!(meta_hash(&path, &stat, 9), old.digest(), "meta, len {len}");
         }
     }
 
