@@ -41,10 +41,14 @@ impl DataTree {
             seen += 1;
             let n = self.arena.get(id);
             assert!(!n.is_vacant(), "walk reached a vacant slot");
-            for (i, &c) in n.child_ids().iter().enumerate() {
-                let child = self.arena.get(c);
-                assert_eq!(child.parent, id, "child's parent link");
-                assert_eq!(child.index_in_parent as usize, i, "index_in_parent");
+            for &c in n.child_ids() {
+                assert_eq!(self.arena.get(c).parent, id, "child's parent link");
+            }
+            for w in n.child_ids().windows(2) {
+                assert!(
+                    self.arena.get(w[0]).name_bytes() < self.arena.get(w[1]).name_bytes(),
+                    "child list of {path} not strictly sorted by name"
+                );
             }
             if let Some(kids) = &n.children {
                 assert!(!kids.is_empty(), "empty child list must be None");

@@ -15,7 +15,7 @@
 //! Outputs: stats, data, children (sorted), error codes, txns and apply outcomes.
 //!
 //! Invariants (checked by [`DataTree::check_invariants`] / `check_invariants_full`):
-//! - parent / child links, `index_in_parent` and the child index agree;
+//! - parent / child links and the child index agree; child lists are sorted by name;
 //! - the ephemeral index, container set and TTL set match the nodes' kinds;
 //! - ACL table reference counts equal the number of nodes using each entry;
 //! - the digest equals its recomputation;
@@ -263,11 +263,33 @@ impl DataTree {
         let mut node = Node::new(name, data, stat, acl_idx);
         node.parent = parent;
         let id = self.arena.alloc(node);
-        let p = self.arena.get_mut(parent);
-        let kids = p.children.get_or_insert_with(Default::default);
-        let pos = u32::try_from(kids.len()).expect("fewer than 2^32 children");
-        kids.push(id);
-        self.arena.get_mut(id).index_in_parent = pos;
+        // The child list is kept sorted by name (getChildren and snapshots read it in that
+        // order): a sequential child or a snapshot's pre-order load appends, anything else
+        // is placed by binary search.
+        let mut kids = self
+            .arena
+            .get_mut(parent)
+            .children
+            .take()
+            .unwrap_or_default();
+        let key = name.as_bytes();
+        let after_last = match kids.last() {
+            Some(&l) => self.arena.get(l).name_bytes() < key,
+            None => true,
+        };
+        let pos = if after_last {
+            kids.len()
+        } else {
+            kids.partition_point(|&c| self.arena.get(c).name_bytes() < key)
+        };
+        if let Some(&c) = kids.get(pos) {
+            assert!(
+                self.arena.get(c).name_bytes() != key,
+                "a sibling already has the name of {path}"
+            );
+        }
+        kids.insert(pos, id);
+        self.arena.get_mut(parent).children = Some(kids);
         self.index.insert(&self.arena, id, path);
         self.node_count += 1;
         match NodeKind::from_ephemeral_owner(stat.ephemeral_owner) {
@@ -295,30 +317,31 @@ impl DataTree {
         assert_ne!(id, ROOT, "the root is never deleted");
         let contribution = self.node_digest(path, id);
         self.digest = self.digest.wrapping_sub(contribution);
-        let (parent, pos) = {
+        let parent = {
             let n = self.arena.get(id);
             assert_eq!(
                 n.num_children(),
                 0,
                 "detaching a node with children: {path}"
             );
-            (n.parent, n.index_in_parent)
+            n.parent
         };
         self.index.remove(&self.arena, id, path);
-        let kids = self
+        let mut kids = self
             .arena
             .get_mut(parent)
             .children
-            .as_mut()
+            .take()
             .expect("parent lists the child");
-        let removed = kids.swap_remove(pos as usize);
-        assert_eq!(removed, id, "index_in_parent is stale");
-        let moved = kids.get(pos as usize).copied();
-        if kids.is_empty() {
-            self.arena.get_mut(parent).children = None;
-        }
-        if let Some(m) = moved {
-            self.arena.get_mut(m).index_in_parent = pos;
+        let key = self.arena.get(id).name_bytes();
+        let pos = kids
+            .binary_search_by(|&c| self.arena.get(c).name_bytes().cmp(key))
+            .ok()
+            .filter(|&pos| kids[pos] == id)
+            .expect("the parent's sorted child list holds the child");
+        kids.remove(pos);
+        if !kids.is_empty() {
+            self.arena.get_mut(parent).children = Some(kids);
         }
         let node = self.arena.release(id);
         self.acls.release(node.acl);
@@ -347,44 +370,35 @@ impl DataTree {
 }
 
 /// Visits every node of `slots` (a live arena's or a frozen view's) in pre-order from the
-/// root, children sorted by name, with each node's full path.
+/// root, children sorted by name (the order child lists keep), with each node's full path.
 fn walk(slots: &NodeSlots, mut f: impl FnMut(&str, u32)) {
-    /// A node whose children are being visited: its children sorted by name, the next one,
-    /// and the length of its path in the shared buffer (0 for the root, whose children are
-    /// `/name`).
+    /// A node whose children are being visited: its child list, the next one, and the
+    /// length of its path in the shared buffer (0 for the root, whose children are `/name`).
     struct Frame<'a> {
-        kids: Vec<(&'a str, u32)>,
+        kids: &'a [u32],
         next: usize,
         base_len: usize,
     }
-    let sorted_kids = |id: u32| {
-        let mut kids: Vec<(&str, u32)> = node_at(slots, id)
-            .child_ids()
-            .iter()
-            .map(|&c| (node_at(slots, c).name(), c))
-            .collect();
-        kids.sort_unstable();
-        kids
-    };
     // One path buffer for the whole walk (no allocation per node).
     let mut path = String::from(ROOT_PATH);
     f(&path, ROOT);
     let mut stack = vec![Frame {
-        kids: sorted_kids(ROOT),
+        kids: node_at(slots, ROOT).child_ids(),
         next: 0,
         base_len: 0,
     }];
     while let Some(top) = stack.last_mut() {
-        let Some(&(name, c)) = top.kids.get(top.next) else {
+        let Some(&c) = top.kids.get(top.next) else {
             stack.pop();
             continue;
         };
         top.next += 1;
         path.truncate(top.base_len);
         path.push('/');
-        path.push_str(name);
+        let node = node_at(slots, c);
+        path.push_str(node.name());
         f(&path, c);
-        let kids = sorted_kids(c);
+        let kids = node.child_ids();
         if !kids.is_empty() {
             stack.push(Frame {
                 kids,

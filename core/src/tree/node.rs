@@ -2,8 +2,8 @@
 //!
 //! A node is ~100 bytes plus ONE heap allocation holding its name followed by its data.
 //! Nodes live in a chunked copy-on-write vector ([`CowVec`]) indexed by a `u32` id with a
-//! free list; a node knows its parent and its position in the parent's child list so that
-//! removal is O(1) (`swap_remove`). A clone of the slots ([`Arena::frozen`]) is a snapshot's
+//! free list; a node knows its parent, and a parent's child list is kept sorted by name
+//! (found by binary search on removal). A clone of the slots ([`Arena::frozen`]) is a snapshot's
 //! frozen view of every node, taken without copying any node.
 //!
 //! The node kind is stored as ZooKeeper stores it, in the raw `ephemeralOwner`
@@ -158,7 +158,6 @@ pub(crate) struct Node {
     #[allow(clippy::box_collection)]
     pub children: Option<Box<Vec<u32>>>,
     pub parent: u32,
-    pub index_in_parent: u32,
     pub version: i32,
     pub cversion: i32,
     pub aversion: i32,
@@ -180,7 +179,6 @@ impl Node {
             bytes: Box::default(),
             children: None,
             parent: NONE,
-            index_in_parent: NONE,
             version: 0,
             cversion: 0,
             aversion: 0,
@@ -247,7 +245,7 @@ impl Node {
         self.children.as_ref().map_or(0, |c| c.len())
     }
 
-    /// The children ids (unordered).
+    /// The children ids, sorted by name.
     pub fn child_ids(&self) -> &[u32] {
         self.children.as_deref().map_or(&[], |c| c.as_slice())
     }

@@ -63,14 +63,13 @@ impl DataTree {
     pub fn get_children(&self, path: &str, auth: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
         let id = self.readable(path, Perms::READ, auth)?;
         let n = self.arena.get(id);
-        // Sorted as borrowed names, then copied once each.
-        let mut names: Vec<&str> = n
+        // Child lists are kept sorted by name.
+        let names = n
             .child_ids()
             .iter()
-            .map(|&c| self.arena.get(c).name())
+            .map(|&c| self.arena.get(c).name().to_string())
             .collect();
-        names.sort_unstable();
-        Ok((names.into_iter().map(str::to_string).collect(), n.stat()))
+        Ok((names, n.stat()))
     }
 
     /// getAllChildrenNumber: every descendant at any depth (for `/` this counts the
