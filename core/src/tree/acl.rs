@@ -31,6 +31,10 @@ pub(crate) struct AclTable {
     entries: CowVec<Option<AclEntry>>,
     by_list: BTreeMap<Arc<[Acl]>, u32>,
     free: Vec<u32>,
+    /// The index `intern` returned last: most creates carry the same list as the one
+    /// before, which one comparison finds without the ordered map's search. Only a hint;
+    /// it is used after checking that the entry is live and holds an equal list.
+    last: Option<u32>,
 }
 
 /// A frozen view of an [`AclTable`]'s lists by index (for a snapshot): later changes to
@@ -59,6 +63,24 @@ struct AclEntry {
 impl AclTable {
     /// Adds one reference to `list`, storing it if new; returns its index.
     pub fn intern(&mut self, list: &[Acl]) -> u32 {
+        if let Some(idx) = self.last {
+            if let Some(e) = self.entries.get(idx as usize) {
+                if *e.list == *list {
+                    self.entries
+                        .get_mut(idx as usize)
+                        .as_mut()
+                        .expect("checked live above")
+                        .refs += 1;
+                    return idx;
+                }
+            }
+        }
+        let idx = self.intern_searched(list);
+        self.last = Some(idx);
+        idx
+    }
+
+    fn intern_searched(&mut self, list: &[Acl]) -> u32 {
         if let Some(&idx) = self.by_list.get(list) {
             let e = self
                 .entries
@@ -580,5 +602,48 @@ mod tests {
         assert_eq!(t.refs(a), 0);
         assert_eq!(t.live(), 1);
         assert_eq!(t.intern(&Acl::creator_all()), a, "slot reused");
+    }
+
+    /// The last-interned hint never stands in for the table: after its entry is freed, or
+    /// its slot reused by another list, `intern` still finds (or stores) the right entry, and
+    /// counts match a table that only ever searched.
+    #[test]
+    fn last_interned_hint_stays_exact() {
+        let lists = [Acl::open_unsafe(), Acl::read_unsafe(), Acl::creator_all()];
+        let mut t = AclTable::default();
+        let mut want: BTreeMap<Vec<Acl>, (u32, u32)> = BTreeMap::new();
+        let mut held: Vec<u32> = Vec::new();
+        // A fixed walk (9 = release the newest held reference) that repeats lists (the
+        // hint's case), alternates them, frees the hinted entry, and stores another list in
+        // the hinted slot before interning the first one again.
+        let script = [
+            0, 0, 1, 0, 2, 2, 1, 9, 9, 9, 9, 9, 9, 2, 1, 1, 0, 9, 9, 0, 0,
+        ];
+        for (step, &k) in script.iter().enumerate() {
+            if k == 9 {
+                let Some(idx) = held.pop() else { continue };
+                t.release(idx);
+                let (_, n) = want
+                    .values_mut()
+                    .find(|(i, n)| *i == idx && *n > 0)
+                    .expect("a held index is live");
+                *n -= 1;
+                assert_eq!(t.refs(idx), *n, "step {step}: refs after release");
+                continue;
+            }
+            let idx = t.intern(&lists[k]);
+            held.push(idx);
+            let e = want.entry(lists[k].clone()).or_insert((idx, 0));
+            if e.1 == 0 {
+                e.0 = idx;
+            }
+            assert_eq!(idx, e.0, "step {step}: index of list {k}");
+            e.1 += 1;
+            assert_eq!(t.refs(idx), e.1, "step {step}: refs of list {k}");
+            assert_eq!(&**t.get(idx), &lists[k][..], "step {step}: stored list");
+        }
+        let mut live: Vec<(u32, u32)> = want.values().copied().filter(|&(_, n)| n > 0).collect();
+        live.sort();
+        assert_eq!(t.live_refs(), live);
     }
 }
