@@ -20,8 +20,9 @@
 //!
 //! Invariants (`check_invariants`, compiled in for tests, debug builds and the `invariants`
 //! feature, and run after every step when `Config::check_invariants` is set — by default in
-//! tests and debug builds; the simulator sets it): `currentEpoch <= acceptedEpoch`; the history's own invariants;
-//! the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
+//! tests and debug builds; the simulator sets it): `currentEpoch <= acceptedEpoch`; the
+//! history's own invariants (re-run after steps that borrowed the history mutably: they are a
+//! pure function of it); the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
 //! every client queue within its bound; the step's record batch was flushed.
 
 mod canary;
@@ -111,7 +112,8 @@ pub struct Replica {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) accepted_epoch: Epoch,
     pub(crate) current_epoch: Epoch,
-    pub(crate) history: History,
+    /// Its own invariants are checked only after steps that borrowed it mutably.
+    pub(crate) history: tracked::Tracked<History>,
     storage: Storage,
     pub(crate) role: Role,
     /// Incremented on every role change; parked actions of an older role are dropped.
@@ -210,7 +212,7 @@ impl Replica {
             accepted_epoch,
             current_epoch: rec.current_epoch,
             last_snapshot_zxid: history.log_start(),
-            history,
+            history: tracked::Tracked::new(history),
             storage: Storage::default(),
             role: Role::Looking(Default::default()),
             role_gen: 0,
@@ -415,7 +417,10 @@ impl Replica {
             self.history.last_logged().epoch() <= self.accepted_epoch,
             "logged txn from an epoch above acceptedEpoch"
         );
-        self.history.check_invariants();
+        // A pure function of the history: re-run only when a step may have changed it.
+        if self.history.take_dirty() {
+            self.history.check_invariants();
+        }
         self.storage.check_invariants();
         // A pure function of the pipeline (and the fixed config): re-run only when a step
         // may have changed it.
