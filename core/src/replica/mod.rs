@@ -22,8 +22,9 @@
 //! feature, and run after every step when `Config::check_invariants` is set — by default in
 //! tests and debug builds; the simulator sets it): `currentEpoch <= acceptedEpoch`; the
 //! history's own invariants (re-run after steps that borrowed the history mutably: they are a
-//! pure function of it); the epoch of the last logged zxid never exceeds acceptedEpoch; each role's invariants;
-//! every client queue within its bound; the step's record batch was flushed.
+//! pure function of it); the epoch of the last logged zxid never exceeds acceptedEpoch; each
+//! role's invariants; every client queue within its bound; the step's record batch was
+//! flushed.
 
 mod canary;
 mod config;
