@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::main(args)?,
         #[cfg(feature = "sim")]
         Command::Sim(args) => {
+            alloc::keep_freed_memory();
             let ok = sim::main(*args)?;
             if !ok {
                 std::process::exit(1);
