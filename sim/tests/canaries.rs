@@ -9,7 +9,9 @@
 //!
 //! The seed per canary is the first seed of a sweep from 0 that catches it (found with
 //! `arbor sim --seeds 0..2000 --power-loss-prob 0.2 --recovery-crash-prob 0.5
-//! --disk-delay-us 20000 --mutation NAME`), so "seeds needed" is that seed + 1:
+//! --disk-delay-us 20000 --timer-jump-rate 0 --reconnect-dup-prob 0 --bridge-rate 0
+//! --flap-rate 0 --slow-node-rate 0 --buggify-site-prob 0 --mutation NAME`, the last six
+//! flags matching [`profile`]), so "seeds needed" is that seed + 1:
 //!
 //! | mutation                          | seeds needed | caught by    |
 //! |-----------------------------------|-------------:|--------------|
