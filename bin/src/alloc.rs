@@ -65,6 +65,38 @@ unsafe impl GlobalAlloc for Mimalloc {
     }
 }
 
+// mimalloc's option API (`mimalloc.h`), declared here because `libmimalloc-sys` exports it only
+// with its `extended` feature; the symbols are in the library it already links. Only the
+// simulator subcommand uses them.
+#[cfg(feature = "sim")]
+extern "C" {
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in both of mimalloc's option enums (v2 and v3): the delay, in ms,
+/// before freed memory is returned to the OS; -1 never returns it.
+#[cfg(feature = "sim")]
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// Keeps freed memory in the process instead of returning it to the OS after a delay, for
+/// simulator sweeps: every seed builds and drops a whole world, and with purging on the
+/// next seed faulted the same pages back in (with transparent huge pages, the kernel zeroes
+/// 2 MiB per fault: 7 % of a 30-seed profile, ≈ 4,300 page faults per 100 seeds against ≈ 230
+/// without purging; peak RSS unchanged). Not used by `serve`, whose idle memory should go
+/// back. A `MIMALLOC_PURGE_DELAY` set in the environment wins.
+#[cfg(feature = "sim")]
+pub fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: plain calls into mimalloc's option table; any option index is accepted.
+    unsafe {
+        mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        debug_assert_eq!(mi_option_get(MI_OPTION_PURGE_DELAY), -1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,33 +164,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-// mimalloc's option API (`mimalloc.h`), declared here because `libmimalloc-sys` exports it only
-// with its `extended` feature; the symbols are in the library it already links.
-extern "C" {
-    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// `mi_option_purge_delay` in both of mimalloc's option enums (v2 and v3): the delay, in ms,
-/// before freed memory is returned to the OS; -1 never returns it.
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// Keeps freed memory in the process instead of returning it to the OS after a delay, for
-/// simulator sweeps: every seed builds and drops a whole world, and with purging on the
-/// next seed faulted the same pages back in (with transparent huge pages, the kernel zeroes
-/// 2 MiB per fault: 7 % of a 30-seed profile, ≈ 4,300 page faults per 100 seeds against ≈ 230
-/// without purging; peak RSS unchanged). Not used by `serve`, whose idle memory should go
-/// back. A `MIMALLOC_PURGE_DELAY` set in the environment wins.
-pub fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
-    // SAFETY: plain calls into mimalloc's option table; any option index is accepted.
-    unsafe {
-        mi_option_set(MI_OPTION_PURGE_DELAY, -1);
-        debug_assert_eq!(mi_option_get(MI_OPTION_PURGE_DELAY), -1);
     }
 }
