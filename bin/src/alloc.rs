@@ -165,4 +165,25 @@ mod tests {
             }
         }
     }
+
+    /// The option index is right: in the bundled mimalloc (v3, pinned by Cargo.lock) index 15
+    /// holds `purge_delay`, whose default is 1000 ms (no neighbouring option has that
+    /// default), and `keep_freed_memory` turns it to -1. An upgrade that moves the option or
+    /// changes its default fails here instead of silently setting another option.
+    #[cfg(feature = "sim")]
+    #[test]
+    fn keep_freed_memory_sets_the_purge_delay_option() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return; // the environment decides; nothing of ours to check
+        }
+        // SAFETY: reads mimalloc's option table.
+        let before = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(
+            before, 1000,
+            "option {MI_OPTION_PURGE_DELAY} is not mimalloc's purge_delay at its default"
+        );
+        keep_freed_memory();
+        // SAFETY: as above.
+        assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, -1);
+    }
 }
